@@ -1,0 +1,1 @@
+"""Vigil's six services, one package each."""
