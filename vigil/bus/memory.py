@@ -1,0 +1,188 @@
+"""The in-process bus: Kafka's semantics (partitions by key, consumer groups, committed offsets,
+size-bounded retention) inside one event loop, for `vigil run` and `vigil analyze`."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from vigil.bus.base import Bus, Consumer, Record, TopicPartition
+from vigil.bus.partitioning import assign_round_robin, partition_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Partition:
+    base_offset: int = 0  # offset of log[0]; older records were dropped by retention
+    log: deque[Record] = field(default_factory=deque)
+
+    @property
+    def end_offset(self) -> int:
+        return self.base_offset + len(self.log)
+
+
+@dataclass
+class _Group:
+    members: dict[str, MemoryConsumer] = field(default_factory=dict)
+    committed: dict[TopicPartition, int] = field(default_factory=dict)
+
+
+class MemoryBus(Bus):
+    def __init__(self, partitions: int = 8, retention_records: int = 2000) -> None:
+        self.partitions = partitions
+        self.retention_records = retention_records
+        self._topics: dict[str, list[_Partition]] = {}
+        self._groups: dict[str, _Group] = {}
+        self._new_data = asyncio.Condition()
+        self._member_ids = itertools.count(1)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        for group in self._groups.values():
+            for member in list(group.members.values()):
+                await member.stop()
+
+    async def ensure_topics(self, names: Sequence[str]) -> None:
+        for name in names:
+            self._create(name)
+
+    def _create(self, name: str) -> list[_Partition]:
+        if name not in self._topics:
+            self._topics[name] = [_Partition() for _ in range(self.partitions)]
+            for group in self._groups.values():
+                if any(name in m.topics for m in group.members.values()):
+                    self._rebalance(group)
+        return self._topics[name]
+
+    async def publish(self, topic: str, key: str, value: bytes) -> None:
+        partitions = self._create(topic)
+        number = partition_for(key, len(partitions))
+        part = partitions[number]
+        part.log.append(
+            Record(topic, number, part.end_offset, key, bytes(value), int(time.time() * 1000))
+        )
+        if len(part.log) > self.retention_records:
+            part.log.popleft()
+            part.base_offset += 1
+        async with self._new_data:
+            self._new_data.notify_all()
+
+    def consumer(self, topics: Sequence[str], group: str) -> Consumer:
+        return MemoryConsumer(self, list(topics), group, f"{group}-{next(self._member_ids)}")
+
+    # -- group coordination -------------------------------------------------------------------
+
+    def _join(self, member: MemoryConsumer) -> None:
+        group = self._groups.setdefault(member.group, _Group())
+        group.members[member.member_id] = member
+        self._rebalance(group)
+
+    def _leave(self, member: MemoryConsumer) -> None:
+        group = self._groups.get(member.group)
+        if group and group.members.pop(member.member_id, None) is not None:
+            self._rebalance(group)
+
+    def _rebalance(self, group: _Group) -> None:
+        """Eager rebalance, like Kafka's: every member restarts from the committed offsets."""
+        topics = {t for m in group.members.values() for t in m.topics}
+        tps = [(t, p) for t in sorted(topics) if t in self._topics for p in range(self.partitions)]
+        assignment = assign_round_robin(list(group.members), tps)
+        for member_id, member in group.members.items():
+            member._assign(
+                {tp: self._start_offset(group, tp) for tp in assignment[member_id]}
+            )
+
+    def _start_offset(self, group: _Group, tp: TopicPartition) -> int:
+        part = self._topics[tp[0]][tp[1]]
+        return max(group.committed.get(tp, part.base_offset), part.base_offset)
+
+    def _commit(self, member: MemoryConsumer, offsets: dict[TopicPartition, int]) -> None:
+        group = self._groups[member.group]
+        for tp, offset in offsets.items():
+            if tp in member._positions:
+                group.committed[tp] = max(offset, group.committed.get(tp, 0))
+            else:
+                log.warning(
+                    "commit skipped: partition moved to another member",
+                    extra={"group": member.group, "topic": tp[0], "partition": tp[1]},
+                )
+
+    def _read(self, tp: TopicPartition, position: int, limit: int) -> list[Record]:
+        part = self._topics[tp[0]][tp[1]]
+        start = max(position, part.base_offset) - part.base_offset
+        return list(itertools.islice(part.log, start, start + limit))
+
+    def _end_offset(self, tp: TopicPartition) -> int:
+        return self._topics[tp[0]][tp[1]].end_offset
+
+
+class MemoryConsumer(Consumer):
+    def __init__(self, bus: MemoryBus, topics: list[str], group: str, member_id: str) -> None:
+        self.bus = bus
+        self.topics = topics
+        self.group = group
+        self.member_id = member_id
+        self._positions: dict[TopicPartition, int] = {}
+        self._started = False
+
+    def _assign(self, positions: dict[TopicPartition, int]) -> None:
+        self._positions = positions
+
+    async def start(self) -> None:
+        self._started = True
+        self.bus._join(self)
+
+    async def stop(self) -> None:
+        if self._started:
+            self._started = False
+            self.bus._leave(self)
+            self._positions = {}
+
+    async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            records = self._take(max_records)
+            if records:
+                return records
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0 or not self._started:
+                return []
+            async with self.bus._new_data:
+                try:
+                    await asyncio.wait_for(self.bus._new_data.wait(), remaining)
+                except TimeoutError:
+                    return []
+
+    def _take(self, max_records: int) -> list[Record]:
+        records: list[Record] = []
+        # Round-robin over partitions so one busy camera does not starve the others.
+        for tp in sorted(self._positions):
+            share = max(1, (max_records - len(records)) // max(1, len(self._positions)))
+            batch = self.bus._read(tp, self._positions[tp], share)
+            if batch:
+                self._positions[tp] = batch[-1].offset + 1
+                records.extend(batch)
+            if len(records) >= max_records:
+                break
+        return records
+
+    async def commit(self, records: Sequence[Record]) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = (r.topic, r.partition)
+            offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+        self.bus._commit(self, offsets)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._positions)
+
+    def lag(self) -> dict[TopicPartition, int]:
+        return {tp: self.bus._end_offset(tp) - pos for tp, pos in self._positions.items()}

@@ -1,0 +1,1 @@
+"""What every service runs on: consume loops, publishing, metrics, health, logs, lifecycle."""
