@@ -34,12 +34,16 @@ class _Group:
 
 
 class MemoryBus(Bus):
+    """Retention keeps `retention_records` per partition; a publisher that would drop a record
+    some reading group has not committed waits instead (the in-process form of backpressure)."""
+
     def __init__(self, partitions: int = 8, retention_records: int = 2000) -> None:
         self.partitions = partitions
         self.retention_records = retention_records
         self._topics: dict[str, list[_Partition]] = {}
         self._groups: dict[str, _Group] = {}
         self._new_data = asyncio.Condition()
+        self._committed_more = asyncio.Condition()
         self._member_ids = itertools.count(1)
 
     async def start(self) -> None:
@@ -66,12 +70,18 @@ class MemoryBus(Bus):
         partitions = self._create(topic)
         number = partition_for(key, len(partitions))
         part = partitions[number]
+        while len(part.log) >= self.retention_records:
+            floor = self._committed_floor(topic, number)
+            if floor is None or floor > part.base_offset:
+                part.log.popleft()  # every group is past it (or nobody reads the topic)
+                part.base_offset += 1
+            else:
+                # Backpressure instead of loss: wait until the slowest group commits.
+                async with self._committed_more:
+                    await self._committed_more.wait()
         part.log.append(
             Record(topic, number, part.end_offset, key, bytes(value), int(time.time() * 1000))
         )
-        if len(part.log) > self.retention_records:
-            part.log.popleft()
-            part.base_offset += 1
         async with self._new_data:
             self._new_data.notify_all()
 
@@ -103,6 +113,19 @@ class MemoryBus(Bus):
     def _start_offset(self, group: _Group, tp: TopicPartition) -> int:
         part = self._topics[tp[0]][tp[1]]
         return max(group.committed.get(tp, part.base_offset), part.base_offset)
+
+    def _committed_floor(self, topic: str, partition: int) -> int | None:
+        """The lowest committed offset among the groups reading the topic now."""
+        floors = [
+            group.committed.get((topic, partition), 0)
+            for group in self._groups.values()
+            if any(topic in m.topics for m in group.members.values())
+        ]
+        return min(floors) if floors else None
+
+    async def _notify_committed(self) -> None:
+        async with self._committed_more:
+            self._committed_more.notify_all()
 
     def _commit(self, member: MemoryConsumer, offsets: dict[TopicPartition, int]) -> None:
         group = self._groups[member.group]
@@ -145,6 +168,7 @@ class MemoryConsumer(Consumer):
             self._started = False
             self.bus._leave(self)
             self._positions = {}
+            await self.bus._notify_committed()
 
     async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
         deadline = asyncio.get_running_loop().time() + timeout_s
@@ -180,6 +204,7 @@ class MemoryConsumer(Consumer):
             tp = (r.topic, r.partition)
             offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
         self.bus._commit(self, offsets)
+        await self.bus._notify_committed()
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._positions)

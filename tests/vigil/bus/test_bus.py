@@ -183,3 +183,22 @@ async def test_unreachable_broker_at_start_retries_with_backoff(
     finally:
         await bus.stop()
         broker.stop()
+
+
+async def test_memory_bus_waits_for_slow_group_instead_of_dropping() -> None:
+    bus = MemoryBus(partitions=1, retention_records=3)
+    consumer = bus.consumer(["t"], "slow")
+    await consumer.start()
+    for n in range(3):
+        await bus.publish("t", "k", bytes([n]))
+    blocked = asyncio.create_task(bus.publish("t", "k", b"\x03"))
+    await asyncio.sleep(0.05)
+    assert not blocked.done(), "publishing past retention must wait for the reader"
+    records = await collect(consumer, 3)
+    await consumer.commit(records[:1])
+    await asyncio.wait_for(blocked, 1)
+    assert [r.value for r in records + await collect(consumer, 1)] == [b"\x00", b"\x01", b"\x02",
+                                                                        b"\x03"]
+    await consumer.stop()
+    for n in range(10):  # nobody reads: oldest records go
+        await bus.publish("t", "k", bytes([n]))
