@@ -40,11 +40,13 @@ run: setup
 	$(BIN)/vigil run $(RUN_ARGS)
 
 test: setup
+	cd $(WEB) && npm test --silent
 	$(PY) -m pytest
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	cd $(WEB) && npm run typecheck --silent
 
 bench: setup
 	$(PY) -m bench
