@@ -37,7 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     models = commands.add_parser("models", help="the pretrained models")
     models.add_argument("action", choices=["fetch"])
 
+    from services.classify.cli import add_commands as add_classify_commands
+
+    add_classify_commands(commands)  # analyze, train, evaluate
+
     args = parser.parse_args(argv)
+    if hasattr(args, "handler"):  # a command that brings its own handler
+        return int(args.handler(args))
     if args.command == "models":
         from vigil.models.fetch import main_fetch
 

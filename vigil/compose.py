@@ -46,4 +46,16 @@ def build_service(name: str, runtime: Runtime) -> Service:
         from services.ingest.service import IngestService
 
         return IngestService(runtime.bus, runtime.media, settings.ingest)
+    if name == "detect":
+        from services.detect.service import DetectService
+
+        return DetectService(runtime.bus, settings.detect)
+    if name == "track":
+        from services.track.service import TrackService
+
+        return TrackService(runtime.bus, settings.track)
+    if name == "classify":
+        from services.classify.service import ClassifyService
+
+        return ClassifyService(runtime.bus, settings.classify)
     raise NotImplementedError(f"the {name} service is not wired yet")
