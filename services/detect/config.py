@@ -15,19 +15,30 @@ class TilingConfig(BaseModel):
     """Split a wide frame into overlapping tiles so that small, far people get enough pixels.
 
     `columns` x `rows` tiles, each run through the model on its own; with `include_full_frame` the
-    whole frame is run too (it finds people cut by a tile border). Results are merged by NMS.
+    whole frame is run too (it finds people cut by a tile border). Results are merged: a piece of
+    a person cut by a tile edge is dropped when another window saw them whole, then NMS. Frames
+    whose long side is under `min_frame_side` are not tiled (their people are big enough).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    columns: Annotated[int, Field(ge=1, le=8)] = 1
+    # Defaults measured on MOT17-mini (docs/models.md): two side-by-side tiles of a 16:9 frame are
+    # nearly square, so a square model input wastes little; 3x2 tiles cost more and lost precision.
+    columns: Annotated[int, Field(ge=1, le=8)] = 2
     rows: Annotated[int, Field(ge=1, le=8)] = 1
-    overlap: Annotated[float, Field(ge=0.0, le=0.5)] = 0.15
+    overlap: Annotated[float, Field(ge=0.0, le=0.5)] = 0.1
     include_full_frame: bool = False
+    min_frame_side: Annotated[int, Field(ge=0, le=16384)] = 1000
 
     @property
     def enabled(self) -> bool:
         return self.columns * self.rows > 1
+
+    def grid_for(self, width: int, height: int) -> tuple[int, int]:
+        """(columns, rows) for a frame of this size: (1, 1) when it is too small to tile."""
+        if max(width, height) < self.min_frame_side:
+            return 1, 1
+        return self.columns, self.rows
 
 
 class YoloConfig(BaseModel):
@@ -47,13 +58,13 @@ class YoloConfig(BaseModel):
 class DetectConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    backend: BackendName = "movenet_multipose"
+    # CenterNet boxes + MoveNet per person: best recall and AP on MOT17-mini (docs/models.md)
+    backend: BackendName = "centernet_movenet"
     # Long side of the model input in pixels (MoveNet MultiPose takes any multiple of 32; CenterNet
     # is fixed at 512 and ignores it).
     input_size: Annotated[int, Field(ge=128, le=1920, multiple_of=32)] = 640
     tiling: TilingConfig = TilingConfig()
     score_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.25
-    keypoint_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
     nms_iou_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     pose_model: PoseModel = "movenet_lightning"
     yolo: YoloConfig = YoloConfig()

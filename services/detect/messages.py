@@ -1,0 +1,40 @@
+"""Between the wire and the arrays: frames in, detections out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from services.detect.backends.base import Person
+from vigil.errors import BadInput
+from vigil.v1.detections_pb2 import Box, Detections, Keypoint
+from vigil.v1.detections_pb2 import Person as PersonMessage
+from vigil.v1.frames_pb2 import Frame, FrameRef
+
+
+def decode_frame(frame: Frame) -> np.ndarray:
+    """The frame's BGR pixels, or BadInput for an empty or corrupt JPEG."""
+    if not frame.jpeg:
+        raise BadInput(f"frame {frame.ref.camera_id}#{frame.ref.frame_index} has no image")
+    image = cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise BadInput(f"frame {frame.ref.camera_id}#{frame.ref.frame_index}: corrupt JPEG")
+    return image
+
+
+def detections_message(
+    ref: FrameRef, people: Sequence[Person], embeddings: np.ndarray, model: str, ms: float
+) -> Detections:
+    message = Detections(frame=ref, model=model, inference_ms=ms)
+    for person, embedding in zip(people, embeddings, strict=True):
+        x1, y1, x2, y2 = (float(v) for v in person.box)
+        message.people.append(PersonMessage(
+            box=Box(x1=x1, y1=y1, x2=x2, y2=y2),
+            score=float(person.score),
+            keypoints=[Keypoint(x=float(x), y=float(y), score=float(s))
+                       for x, y, s in person.keypoints],
+            embedding=embedding.tolist(),
+        ))
+    return message
