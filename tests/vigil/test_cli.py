@@ -43,9 +43,9 @@ async def test_serve_ingest_publishes_a_clip_in_order(
     env.update(VIGIL_BUS__KIND="kafka", VIGIL_BUS__BOOTSTRAP_SERVERS=kafka_address,
                VIGIL_BUS__PARTITIONS="4", VIGIL_HTTP__PORT=str(port),
                VIGIL_STATE_DIR=str(tmp_path), VIGIL_INGEST__LOOP_FILES="false")
-    log = (tmp_path / "ingest.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "vigil.cli", "serve", "ingest"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    with (tmp_path / "ingest.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "vigil.cli", "serve", "ingest"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
     bus = KafkaBus(kafka_address, partitions=4)
     await bus.start()
     reader = bus.consumer([topics.FRAMES.name], "test-reader")
@@ -77,5 +77,4 @@ async def test_serve_ingest_publishes_a_clip_in_order(
         await bus.stop()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(30)
-        log.close()
     assert code == 0, (tmp_path / "ingest.log").read_text()[-2000:]
