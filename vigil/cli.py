@@ -5,18 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import secrets
 import sys
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import SecretStr, ValidationError
 
+from services.gateway.service import GatewayService
 from vigil import topics
 from vigil.compose import SERVICE_NAMES, Runtime, build_service, make_bus, make_media
 from vigil.docstore import EmbeddedMongo
+from vigil.errors import ConfigError
 from vigil.runtime import logs
-from vigil.runtime.process import probes_router, run_process
+from vigil.runtime.process import Service, probes_router, run_process
 from vigil.settings import Settings
-from vigil.v1.cameras_pb2 import CameraCommand
 
 log = logging.getLogger("vigil")
 
@@ -48,16 +51,20 @@ def main(argv: list[str] | None = None) -> int:
         from vigil.models.fetch import main_fetch
 
         return main_fetch()
-    settings = Settings()
-    logs.configure(settings.log_level)
-    if args.command == "serve":
-        return asyncio.run(serve_one(settings, args.service))
-    overrides: dict[str, object] = {}
-    if args.data_dir:
-        overrides["state_dir"] = args.data_dir
-    if args.port:
-        overrides["http"] = settings.http.model_copy(update={"port": args.port})
-    return asyncio.run(run_all(settings.model_copy(update=overrides), args.source))
+    try:
+        settings = Settings()
+        logs.configure(settings.log_level)
+        if args.command == "serve":
+            return asyncio.run(serve_one(settings, args.service))
+        overrides: dict[str, object] = {}
+        if args.data_dir:
+            overrides["state_dir"] = args.data_dir
+        if args.port:
+            overrides["http"] = settings.http.model_copy(update={"port": args.port})
+        return asyncio.run(run_all(settings.model_copy(update=overrides), args.source))
+    except (ConfigError, ValidationError) as exc:
+        print(f"vigil: {exc}", file=sys.stderr)  # a configuration to fix, not a crash
+        return 2
 
 
 async def serve_one(settings: Settings, name: str) -> int:
@@ -66,11 +73,31 @@ async def serve_one(settings: Settings, name: str) -> int:
     await runtime.bus.ensure_topics([t.name for t in topics.ALL])
     await runtime.media.start()
     service = build_service(name, runtime)
-    app = FastAPI(title=f"vigil {name}")
-    app.include_router(probes_router([service]))
-    await run_process([service], app, settings.http.host, settings.http.port,
-                      on_close=[*runtime.on_close, runtime.bus.stop])
+    await run_process([service], http_app([service], runtime), settings.http.host,
+                      settings.http.port, on_close=[runtime.bus.stop, *runtime.on_close])
     return 0
+
+
+def http_app(services: list[Service], runtime: Runtime) -> FastAPI:
+    """The gateway's app where the gateway runs; elsewhere just the probes and metrics."""
+    if any(s.name == "gateway" for s in services):
+        from services.gateway.service import create_app
+
+        return create_app(runtime.settings, services, runtime.bus, runtime.media,
+                          runtime.database())
+    app = FastAPI(title="vigil " + ", ".join(s.name for s in services))
+    app.include_router(probes_router(services))
+    return app
+
+
+def embedded_secret(state_dir: Path) -> SecretStr:
+    """`vigil run` signs its sessions with a key made once and kept in its data folder."""
+    path = state_dir / "jwt-secret"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return SecretStr(path.read_text().strip())
 
 
 async def run_all(settings: Settings, sources: list[str]) -> int:
@@ -81,6 +108,10 @@ async def run_all(settings: Settings, sources: list[str]) -> int:
         embedded = EmbeddedMongo(Path(settings.state_dir) / "mongo")
         url = await asyncio.to_thread(embedded.start)
         updates["mongo"] = settings.mongo.model_copy(update={"url": url})
+    if settings.gateway.jwt_secret is None:
+        updates["gateway"] = settings.gateway.model_copy(
+            update={"jwt_secret": embedded_secret(Path(settings.state_dir))}
+        )
     settings = settings.model_copy(update=updates)
     runtime = Runtime(settings, make_bus(settings), make_media(settings))
     if embedded is not None:
@@ -88,21 +119,18 @@ async def run_all(settings: Settings, sources: list[str]) -> int:
     await runtime.bus.start()
     await runtime.bus.ensure_topics([t.name for t in topics.ALL])
     await runtime.media.start()
-    services = []
-    for name in SERVICE_NAMES:
-        try:
-            services.append(build_service(name, runtime))
-        except NotImplementedError as exc:
-            log.warning(str(exc))
-    app = FastAPI(title="vigil")
-    app.include_router(probes_router(services))
+    try:
+        services = [build_service(name, runtime) for name in SERVICE_NAMES]
+        app = http_app(services, runtime)
+    except BaseException:
+        for close in runtime.on_close:  # the embedded server must not outlive a failed start
+            await close()
+        raise
     url = f"http://{settings.http.host}:{settings.http.port}"
     log.info("vigil is running", extra={"url": url, "data_dir": str(settings.state_dir)})
+    gateway = next(s for s in services if isinstance(s, GatewayService))
     for number, source in enumerate(sources, start=1):
-        command = CameraCommand(camera_id=f"camera-{number}", source=source,
-                                action=CameraCommand.ACTION_START)
-        await runtime.bus.publish(topics.CAMERA_COMMANDS.name, command.camera_id,
-                                  command.SerializeToString())
+        await gateway.start_camera(f"camera-{number}", source)  # listed in the UI, started
     if not sources:
         log.info(f"no camera yet: open {url} to add a camera or upload a video,"
                  " or start with `vigil run --source FILE_OR_URL`")

@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from vigil.bus import Bus, KafkaBus, MemoryBus
+from vigil.docstore import client
+from vigil.errors import ConfigError
 from vigil.media import LocalMediaStore, MediaStore, S3MediaStore
 from vigil.runtime.process import Service
 from vigil.settings import Settings
@@ -37,6 +43,19 @@ class Runtime:
     bus: Bus
     media: MediaStore
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _mongo: AsyncMongoClient[dict[str, Any]] | None = None
+
+    def database(self) -> AsyncDatabase[dict[str, Any]]:
+        """The MongoDB database, one client per process."""
+        if self._mongo is None:
+            if self.settings.mongo.url is None:
+                raise ConfigError(
+                    "MongoDB is needed: set VIGIL_MONGO__URL (`vigil run` starts an embedded"
+                    " server itself)"
+                )
+            self._mongo = client(self.settings.mongo.url)
+            self.on_close.append(self._mongo.close)
+        return self._mongo[self.settings.mongo.database]
 
 
 def build_service(name: str, runtime: Runtime) -> Service:
@@ -58,4 +77,14 @@ def build_service(name: str, runtime: Runtime) -> Service:
         from services.classify.service import ClassifyService
 
         return ClassifyService(runtime.bus, settings.classify)
+    if name == "repository":
+        from services.repository.service import RepositoryService
+
+        return RepositoryService(
+            runtime.bus, runtime.media, runtime.database(), settings.repository
+        )
+    if name == "gateway":
+        from services.gateway.service import GatewayService
+
+        return GatewayService(settings, runtime.bus, runtime.media, runtime.database())
     raise NotImplementedError(f"the {name} service is not wired yet")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vigil.errors import ConfigError
 from vigil.models.catalog import MODELS, ModelFormat
 
 MANIFEST_NAME = "manifest.json"
@@ -16,10 +17,8 @@ MANIFEST_VERSION = 1
 FIX_HINT = "run `vigil models fetch`"
 
 
-class ModelError(RuntimeError):
+class ModelError(ConfigError):
     """A model cannot be used. Not retriable: the process must be fixed, not retried."""
-
-    retriable = False
 
 
 class ModelMissingError(ModelError):
