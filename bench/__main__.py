@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ["ingest", "bus"]
+BENCHMARKS = ["ingest", "bus", "perception", "repository", "classify", "gateway"]
 RESULTS = Path(__file__).parent / "results"
 
 

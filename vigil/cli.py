@@ -40,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     models = commands.add_parser("models", help="the pretrained models")
     models.add_argument("action", choices=["fetch"])
 
+    quality = commands.add_parser(
+        "quality", help="score detection and tracking on MOT17-mini and TUD; write the table"
+    )
+    quality.add_argument("--out", type=Path, default=Path("docs/quality.md"))
+    quality.add_argument("--yolo-model", type=Path, help="also score your YOLO (.weights/.onnx)")
+    quality.add_argument("--yolo-config", type=Path, help="its Darknet .cfg")
+
     from services.classify.cli import add_commands as add_classify_commands
 
     add_classify_commands(commands)  # analyze, train, evaluate
@@ -47,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if hasattr(args, "handler"):  # a command that brings its own handler
         return int(args.handler(args))
+    if args.command == "quality":
+        from vigil.quality import write_report
+
+        print(write_report(args.out, args.yolo_model, args.yolo_config))
+        return 0
     if args.command == "models":
         from vigil.models.fetch import main_fetch
 

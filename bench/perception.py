@@ -1,0 +1,99 @@
+"""Detect and track: ms per frame for each backend at 640x360 and 1280x720 with 1 and 2
+threads; tracker update time for 5, 20 and 50 people; detect-service frames/s with 1, 4 and 16
+cameras feeding it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vigil.settings import dataset_dir
+
+BACKENDS = ("movenet_multipose", "centernet_movenet")
+SIZES = ((640, 360), (1280, 720))
+
+
+def _frames(width: int, height: int, count: int = 12) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(dataset_dir() / "surveillance-fight/fight/fi010.mp4"))
+    frames = []
+    while len(frames) < count:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.resize(image, (width, height)))
+    capture.release()
+    return frames
+
+
+def detector_ms(threads: int) -> dict[str, Any]:
+    """In a fresh process: TensorFlow's thread count is fixed before it first runs."""
+    from services.detect.backends import create_detector
+    from services.detect.config import DetectConfig
+
+    results: dict[str, Any] = {}
+    for backend in BACKENDS:
+        detector = create_detector(DetectConfig(backend=backend, intra_op_threads=threads))
+        for width, height in SIZES:
+            frames = _frames(width, height)
+            detector.detect(frames[:2])  # warm-up: graph tracing and allocation
+            started = time.perf_counter()
+            for frame in frames:
+                detector.detect([frame])
+            ms = (time.perf_counter() - started) * 1000 / len(frames)
+            results[f"{backend}.{width}x{height}"] = round(ms, 1)
+    return results
+
+
+async def _service_fps(cameras: int, frames_per_camera: int) -> float:
+    from services.detect.config import DetectConfig
+    from services.detect.service import DetectService
+    from vigil.bus import MemoryBus
+    from vigil.v1.frames_pb2 import Frame, FrameRef
+
+    bus = MemoryBus(partitions=16, retention_records=100_000)
+    service = DetectService(bus, DetectConfig())
+    jpegs = [cv2.imencode(".jpg", f)[1].tobytes() for f in _frames(640, 360)]
+    consumer = bus.consumer(["detections"], "bench")
+    await consumer.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    for index in range(frames_per_camera):
+        for camera in range(cameras):
+            frame = Frame(ref=FrameRef(camera_id=f"cam-{camera}", frame_index=index),
+                          jpeg=jpegs[index % len(jpegs)])
+            await bus.publish("frames", f"cam-{camera}", frame.SerializeToString())
+    total = cameras * frames_per_camera
+    started = time.perf_counter()
+    received = 0
+    while received < total:
+        received += len(await consumer.poll(100, 1.0))
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await task
+    return total / elapsed
+
+
+def run() -> dict[str, Any]:
+    from services.track.bench import bench_update
+
+    results: dict[str, Any] = {"detector_ms_per_frame": {}}
+    for threads in (1, 2):
+        out = subprocess.run(
+            [sys.executable, "-c",
+             f"import json; from bench.perception import detector_ms;"
+             f" print(json.dumps(detector_ms({threads})))"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip().splitlines()[-1]
+        results["detector_ms_per_frame"][f"threads_{threads}"] = json.loads(out)
+    results["tracker_update_ms"] = {f"people_{n}": round(bench_update(n), 2) for n in (5, 20, 50)}
+    fps = {n: asyncio.run(_service_fps(n, max(4, 32 // n))) for n in (1, 4, 16)}
+    results["detect_service_fps_640x360"] = {f"cameras_{n}": round(v, 2) for n, v in fps.items()}
+    results["detect_service_fps_ratio_16_to_1"] = round(fps[16] / fps[1], 2)
+    return results
