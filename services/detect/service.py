@@ -11,26 +11,18 @@ import time
 from typing import Any
 
 import numpy as np
-from prometheus_client import Counter, Histogram
 
 from services.detect.backends import PersonDetector, create_detector
 from services.detect.backends.base import Person
 from services.detect.config import DetectConfig
 from services.detect.embedder import AppearanceEmbedder
 from services.detect.messages import decode_frame, detections_message
+from services.detect.metrics import INFERENCE_SECONDS, PEOPLE_DETECTED
 from vigil import topics
 from vigil.bus import Bus
+from vigil.runtime.metrics import FRAMES_PROCESSED
 from vigil.runtime.worker import ConsumeLoop, Delivery
 from vigil.v1.frames_pb2 import Frame
-
-INFERENCE_SECONDS = Histogram(
-    "vigil_inference_seconds", "Model time per batch", ["model"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
-FRAMES_PROCESSED = Counter(
-    "vigil_frames_processed_total", "Frames a stage finished", ["service", "camera"]
-)
-PEOPLE_DETECTED = Counter("vigil_people_detected_total", "People found in frames", ["camera"])
 
 
 class DetectService:

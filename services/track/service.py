@@ -14,6 +14,7 @@ from services.track.config import TrackConfig
 from services.track.deepsort.tracker import Tracker, TrackOutput
 from vigil import topics
 from vigil.bus import Bus
+from vigil.runtime.metrics import FRAMES_PROCESSED
 from vigil.runtime.worker import ConsumeLoop, Delivery, per_message
 from vigil.v1.detections_pb2 import Box, Detections
 from vigil.v1.tracks_pb2 import TrackedPerson, Tracks
@@ -68,5 +69,6 @@ class TrackService:
         tracker = self.trackers.setdefault(camera, Tracker(self.config))
         outputs = tracker.update(*detection_arrays(message))
         await self.loop.publisher.publish(topics.TRACKS, camera, tracks_message(message, outputs))
+        FRAMES_PROCESSED.labels(self.name, camera).inc()
         if message.frame.end_of_stream:
             del self.trackers[camera]  # the upload is over; free its state

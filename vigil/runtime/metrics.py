@@ -29,3 +29,7 @@ CONSUMER_LAG = Gauge(
     "Records not yet consumed, per partition",
     ["service", "group", "topic", "partition"],
 )
+# Counted by every stage after ingest, labelled with the stage's service name.
+FRAMES_PROCESSED = Counter(
+    "vigil_frames_processed_total", "Frames a stage finished", ["service", "camera"]
+)
