@@ -9,7 +9,7 @@ export VIGIL_DATA_DIR ?= $(abspath ../shared/data)
 SOURCE ?= $(wildcard $(VIGIL_DATA_DIR)/surveillance-fight/fight/fi005.mp4)
 RUN_ARGS ?= $(if $(SOURCE),--source $(SOURCE))
 
-.PHONY: setup run test lint bench models proto web clean
+.PHONY: setup run test lint bench cluster models proto web clean
 
 setup: $(VENV)/.installed proto web models
 
@@ -47,6 +47,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	cd $(WEB) && npm run typecheck --silent
+
+# Every service as its own process over the test servers, the way Kubernetes runs them.
+cluster: setup
+	$(PY) -m tests.cluster
 
 bench: setup
 	$(PY) -m bench
