@@ -22,7 +22,7 @@ SIZES = ((640, 360), (1280, 720))
 
 def _frames(width: int, height: int, count: int = 12) -> list[np.ndarray]:
     capture = cv2.VideoCapture(str(dataset_dir() / "surveillance-fight/fight/fi010.mp4"))
-    frames = []
+    frames: list[np.ndarray] = []
     while len(frames) < count:
         ok, image = capture.read()
         if not ok:

@@ -85,6 +85,9 @@ def build_service(name: str, runtime: Runtime) -> Service:
         )
     if name == "gateway":
         from services.gateway.service import GatewayService
+        from services.repository.store import EventStore
 
-        return GatewayService(settings, runtime.bus, runtime.media, runtime.database())
+        events = EventStore(runtime.database(), runtime.media)
+        return GatewayService(settings, runtime.bus, runtime.media, runtime.database(),
+                              event_deleter=events.delete)
     raise NotImplementedError(f"the {name} service is not wired yet")

@@ -8,21 +8,32 @@
   length (the fight's 20 s are counted at the quiet rate, which slightly underestimates the
   continuous recording, so the ratio errs on the high side).
 
+- `bench_events_stored`: complete events written through the service's writer (open document,
+  a 10-second 720p clip part with its poster, two culprit crops and a face, the final document)
+  one after another, against real servers: SecantusDB with SeaweedFS (S3), and SecantusDB with a
+  local folder (the embedded mode); events per second.
+
 Frames come from the surveillance-fight data set (`$VIGIL_DATA_DIR`): by default a fight clip and a
 no-fight clip cut from the same 1280x720 CCTV source (group src06), played forwards and backwards
-to last as long as needed without a scene cut. Run `python -m services.repository.bench`.
+to last as long as needed without a scene cut. `run()` is what `make bench` calls; run alone with
+`python -m services.repository.bench`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
+import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -30,7 +41,17 @@ import numpy as np
 from services.repository.clips import ClipAssembler, ClipPart, EventClosed, EventOpened, SourceFrame
 from services.repository.config import RepositoryConfig, VideoCodec
 from services.repository.culprits import CulpritPicker, CulpritSighting
-from services.repository.encode import ClipWriter, clip_suffix, encode_jpeg
+from services.repository.encode import ClipInfo, ClipWriter, clip_suffix, encode_jpeg
+from services.repository.inputs import CulpritScore, EventIn, UpdateKind
+from services.repository.keys import clip_part_key
+from services.repository.outputs import (
+    CulpritMedia,
+    EventReady,
+    EventStarted,
+    Output,
+    PartMeta,
+    PartReady,
+)
 
 FIGHT_CLIP = "surveillance-fight/fight/fi051.mp4"
 QUIET_CLIP = "surveillance-fight/noFight/nofi039.mp4"  # same camera view as FIGHT_CLIP
@@ -225,10 +246,134 @@ def bench_storage_ratio(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class StoreBench:
+    media: str  # "s3" or "local"
+    events: int
+    clip_bytes: int  # of each event's clip part
+    wall_s: float
+    events_per_s: float
+
+
+def _bench_outputs(event_id: str, clip: Path, pictures: list[bytes]) -> list[Output]:
+    """What the join hands the writer for one event of 10 s with two culprits."""
+    start_us = round(time.time() * 1e6)
+    event = EventIn(
+        event_id, UpdateKind.CLOSED, "bench-camera", "live", "", 100, start_us, 10.0, 200,
+        start_us + 10_000_000, 20.0, (CulpritScore(1, 0.9, 0.8), CulpritScore(2, 0.8, 0.7)), 0.9,
+    )  # fmt: skip
+    size = clip.stat().st_size
+    info = ClipInfo(clip, 100, 10.0, size, "h264", "video/mp4", 1280, 720, 10.0)
+    part = ClipPart(event_id, 0, True, info, 70, 230, 0.0, 16.0, 7.0, 23.0, pictures[0])
+    meta = PartMeta(0, clip_part_key(event_id, 0, ".mp4"), 70, 230, 100, 10.0, size, "video/mp4",
+                    len(pictures[0]))  # fmt: skip
+    culprits = (
+        CulpritMedia(1, 0.9, 0.8, pictures[1], pictures[2], False),
+        CulpritMedia(2, 0.8, 0.7, pictures[3], None, True),
+    )
+    return [
+        EventStarted(event),
+        PartReady(event, part, meta, (meta,)),
+        EventReady(event, (meta,), culprits, closed=True),
+    ]
+
+
+async def _store_events(
+    mongo_url: str, media_kind: str, s3_url: str, events: int, clip: Path, clip_bytes: int,
+    pictures: list[bytes], work: Path,
+) -> StoreBench:  # fmt: skip
+    from pymongo import AsyncMongoClient
+
+    from services.repository.store import EventStore
+    from services.repository.writer import EventWriter
+    from vigil.media import LocalMediaStore, MediaStore, S3MediaStore
+
+    media: MediaStore
+    if media_kind == "s3":
+        url = urlsplit(s3_url)
+        bucket = f"bench-{uuid.uuid4().hex[:8]}"
+        media = S3MediaStore(f"{url.hostname}:{url.port}", url.username or "", url.password or "",
+                             bucket)  # fmt: skip
+    else:
+        media = LocalMediaStore(work / f"media-{uuid.uuid4().hex[:8]}")
+    await media.start()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True)
+    try:
+        store = EventStore(client[f"bench_{uuid.uuid4().hex[:8]}"], media)
+        await store.ensure_indexes()
+        writer = EventWriter(store, media)
+        batches = []
+        for n in range(events):  # the writer removes each part's file once stored
+            copy = work / f"part-{n}.mp4"
+            shutil.copyfile(clip, copy)
+            batches.append(_bench_outputs(f"bench-{uuid.uuid4().hex}", copy, pictures))
+        started = time.perf_counter()
+        for outputs in batches:
+            for output in outputs:
+                await writer.write(output)
+        wall_s = time.perf_counter() - started
+    finally:
+        await client.close()
+    return StoreBench(media_kind, events, clip_bytes, wall_s, events / wall_s)
+
+
+def bench_events_stored(
+    mongo_url: str | None = None,
+    s3_url: str | None = None,
+    *,
+    events: int = 50,
+    source: Path | None = None,
+    video_s: float = 10.0,
+    fps: float = 10.0,
+    width: int = 1280,
+    height: int = 720,
+) -> list[StoreBench]:
+    """Events stored per second, S3 and local media; starts its own servers when not given."""
+    from tests import servers  # the test servers' launcher: a bench tool, not the product
+
+    frames = ping_pong(load_frames(source or data_file(FIGHT_CLIP), fps, width, height))
+    batch = [next(frames) for _ in range(round(video_s * fps))]
+    pictures = [encode_jpeg(batch[0], 90)] + [
+        encode_jpeg(batch[0][: height // 2, i * width // 8 : (i + 1) * width // 8], 90)
+        for i in range(3)
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        clip = work / "clip.mp4"
+        writer = ClipWriter(clip, fps, width, height)
+        for frame in batch:
+            writer.write(frame)
+        clip_bytes = writer.close().bytes
+        started: list[servers.Server] = []
+        try:
+            if mongo_url is None:
+                started.append(servers.start_mongo(work))
+                mongo_url = started[-1].address
+            if s3_url is None:
+                started.append(servers.start_s3(work))
+                s3_url = started[-1].address
+            return [
+                asyncio.run(
+                    _store_events(mongo_url, kind, s3_url, events, clip, clip_bytes, pictures, work)
+                )
+                for kind in ("s3", "local")
+            ]
+        finally:
+            for server in started:
+                server.stop()
+
+
+def run() -> dict[str, Any]:
+    """Every repository benchmark, for `make bench`."""
+    return {
+        "events_stored": {result.media: asdict(result) for result in bench_events_stored()},
+        "clip_encoding": asdict(bench_clip_encoding()),
+        "storage": asdict(bench_storage_ratio()),
+    }
+
+
 def main() -> None:
-    encode = bench_clip_encoding()
-    storage = bench_storage_ratio()
-    print(json.dumps({"clip_encoding": asdict(encode), "storage": asdict(storage)}, indent=2))
+    print(json.dumps(run(), indent=2))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,12 @@ out as several parts.
 Output is constant-rate at the frames' measured rate (median interval of capture times): a frame
 that arrives early is dropped, a short gap is filled by repeating the last frame, and a gap longer
 than `max_gap_fill_s` is not filled (the clip jumps on instead of showing a frozen picture).
+
+For at-least-once delivery the caller needs two more things: `pinned_index()`, the oldest frame it
+must be able to feed again after a crash (the ring's oldest, or the first frame of the part being
+written), and `ClipResume`, which lets an event replayed after a crash continue after the parts
+already stored instead of writing them again. `cut_part()` ends the part being written early, so
+the caller can stop holding its frames.
 """
 
 from __future__ import annotations
@@ -50,10 +56,20 @@ class SourceFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class ClipResume:
+    """Where a replayed event's clip goes on: the parts before `next_part` are stored already."""
+
+    next_part: int
+    after_frame: int  # last frame index in the stored parts
+    poster_taken: bool  # the poster went out with a stored part
+
+
+@dataclass(frozen=True, slots=True)
 class EventOpened:
     event_id: str
     start_frame: int  # first violent frame
     started_at: float  # its capture time
+    resume: ClipResume | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +228,24 @@ class ClipAssembler:
     def active_event_id(self) -> str | None:
         return self._active.event_id if self._active else None
 
+    def pinned_index(self) -> int | None:
+        """The oldest frame to feed again to rebuild what has not come out yet: the ring's oldest
+        frame, or the first frame of the part being written if that is older."""
+        oldest = next(iter(self.ring), None)
+        pinned = None if oldest is None else oldest.index
+        clip = self._active
+        if clip is not None and clip.part is not None:
+            first = clip.part.first.index
+            pinned = first if pinned is None else min(pinned, first)
+        return pinned
+
+    def cut_part(self) -> list[ClipPart]:
+        """End the part being written now (not the event); the next frame starts a new part."""
+        clip = self._active
+        if clip is None or clip.part is None:
+            return []
+        return [self._close_part(clip, clip.part, final=False)]
+
     def push_frame(self, frame: SourceFrame) -> list[ClipPart]:
         newest = self.ring.newest()
         if newest is not None and frame.index <= newest.index:
@@ -244,6 +278,11 @@ class ClipAssembler:
                 window_start=update.started_at - self.config.pre_roll_s,
                 window_end=None,
             )
+            if update.resume is not None:
+                self._active.next_part = update.resume.next_part
+                self._active.last_written_index = update.resume.after_frame
+                if update.resume.poster_taken:
+                    self._active.poster_jpeg = b""  # taken: never pick another one
             return parts
         if clip is None or clip.event_id != update.event_id or clip.window_end is not None:
             return []  # closing of an event we never opened, or replayed closing
@@ -323,7 +362,7 @@ class ClipAssembler:
             parts += self._consider(clip, frame)
         if clip.part is not None:
             parts.append(self._close_part(clip, clip.part, final=True))
-        else:
+        elif clip.next_part == 0:
             log.warning("event %s ended with no frame in its window: no clip", clip.event_id)
         self._active = None
         self._finished_ids.append(clip.event_id)

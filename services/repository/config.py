@@ -88,8 +88,24 @@ class RepositoryConfig(BaseModel):
         default=5, ge=1, le=1000, description="frames between two extra attempts"
     )
 
+    face_margin: float = Field(
+        default=0.25, ge=0.0, le=1.0, description="each side of a face box grows by this fraction"
+    )
+
+    # --- service ---------------------------------------------------------------------------
+    camera_idle_s: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=3600.0,
+        description="a camera that sends no frame for this long is forgotten: its event's clip "
+        "ends with the frames it has, and its ring is freed",
+    )
+
     # --- retention -------------------------------------------------------------------------
     retention_days: int = Field(default=30, ge=1, le=3650, description="older events are deleted")
+    retention_sweep_s: float = Field(
+        default=3600.0, ge=1.0, le=86400.0, description="how often expired events are removed"
+    )
 
     @model_validator(mode="after")
     def _pre_roll_fits_one_part(self) -> Self:

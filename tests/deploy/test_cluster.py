@@ -67,7 +67,8 @@ def test_a_fight_clip_becomes_a_stored_event_with_a_playable_clip(
     assert report["violent"] and report["events"], report
 
     deadline = time.monotonic() + 120
-    while not (events := api.get("/api/events", headers=headers).json()["items"]):
+    while not (events := [e for e in api.get("/api/events", headers=headers).json()["items"]
+                          if e["status"] == "ready"]):
         assert time.monotonic() < deadline, cluster.log("repository")[-3000:]
         time.sleep(2)
     event = api.get(f"/api/events/{events[0]['id']}", headers=headers).json()

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import (
     CommitFailedError,
     KafkaConnectionError,
@@ -146,6 +147,8 @@ class KafkaConsumer(Consumer):
                 auto_offset_reset="earliest",
                 max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
                 metadata_max_age_ms=5000,
+                # Same partition numbers of every topic to one member, as the in-process bus.
+                partition_assignment_strategy=(RangePartitionAssignor,),
                 session_timeout_ms=10000,
                 heartbeat_interval_ms=1000,
             )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from vigil.bus.base import Bus, Consumer, Record, TopicPartition
-from vigil.bus.partitioning import assign_round_robin, partition_for
+from vigil.bus.partitioning import assign_ranges, partition_for
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +102,8 @@ class MemoryBus(Bus):
 
     def _rebalance(self, group: _Group) -> None:
         """Eager rebalance, like Kafka's: every member restarts from the committed offsets."""
-        topics = {t for m in group.members.values() for t in m.topics}
-        tps = [(t, p) for t in sorted(topics) if t in self._topics for p in range(self.partitions)]
-        assignment = assign_round_robin(list(group.members), tps)
+        topics = {t for m in group.members.values() for t in m.topics if t in self._topics}
+        assignment = assign_ranges(list(group.members), sorted(topics), self.partitions)
         for member_id, member in group.members.items():
             member._assign(
                 {tp: self._start_offset(group, tp) for tp in assignment[member_id]}

@@ -8,12 +8,22 @@ def partition_for(key: str, partitions: int) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
-def assign_round_robin(
-    members: list[str], partitions: list[tuple[str, int]]
+def assign_ranges(
+    members: list[str], topics: list[str], partitions: int
 ) -> dict[str, set[tuple[str, int]]]:
-    """Split partitions between the group's members, in a stable order."""
-    assignment: dict[str, set[tuple[str, int]]] = {m: set() for m in members}
+    """Kafka's range assignment: each member gets the same partition numbers of every topic.
+
+    A key has the same partition number in every topic, so one member sees all of a camera's
+    frames, events and verdicts (a consumer that joins topics per camera needs that).
+    """
     ordered = sorted(members)
-    for i, tp in enumerate(sorted(partitions)):
-        assignment[ordered[i % len(ordered)]].add(tp)
+    assignment: dict[str, set[tuple[str, int]]] = {m: set() for m in members}
+    if not ordered:
+        return assignment
+    share, extra = divmod(partitions, len(ordered))
+    start = 0
+    for i, member in enumerate(ordered):
+        count = share + (1 if i < extra else 0)
+        assignment[member] = {(t, p) for t in topics for p in range(start, start + count)}
+        start += count
     return assignment

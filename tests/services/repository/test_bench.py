@@ -7,6 +7,7 @@ import pytest
 
 from services.repository.bench import (
     bench_clip_encoding,
+    bench_events_stored,
     bench_storage_ratio,
     load_frames,
     ping_pong,
@@ -63,3 +64,16 @@ def test_storage_bench_counts_clip_poster_and_crops(tmp_path: Path) -> None:
     assert result.stored_fraction == pytest.approx(
         result.stored_bytes / result.continuous_bytes_estimate
     )
+
+
+def test_events_stored_bench_writes_whole_events_to_both_media_stores(
+    tmp_path: Path, mongo_url: str, s3_url: str
+) -> None:
+    source = write_source(tmp_path / "src.mp4", frames=20, fps=10.0, seed=4)
+    results = bench_events_stored(
+        mongo_url, s3_url, events=3, source=source, video_s=1.0, width=64, height=48
+    )
+    assert [r.media for r in results] == ["s3", "local"]
+    for result in results:
+        assert result.events == 3 and result.clip_bytes > 0
+        assert result.events_per_s == pytest.approx(result.events / result.wall_s)

@@ -12,6 +12,7 @@ import pytest
 from services.repository.clips import (
     ClipAssembler,
     ClipPart,
+    ClipResume,
     EventClosed,
     EventOpened,
     FrameRing,
@@ -343,3 +344,47 @@ def test_assembled_clip_is_a_real_video(tmp_path: Path) -> None:
         decoded = list(container.decode(stream))
     assert len(decoded) == part.info.frames == 21
     assert (decoded[0].width, decoded[0].height) == (32, 24)
+
+
+@pytest.mark.parametrize("poster_taken", [True, False])
+def test_a_resumed_clip_goes_on_after_the_stored_parts(tmp_path: Path, poster_taken: bool) -> None:
+    h = harness(tmp_path)
+    resume = ClipResume(next_part=2, after_frame=25, poster_taken=poster_taken)
+    for i in range(60):
+        h.push(make_frame(i))
+        if i == 30:
+            h.apply(EventOpened("r", 30, BASE_TIME + 3.0, resume))
+        if i == 40:
+            h.apply(EventClosed("r", 40, BASE_TIME + 4.0))
+    assert h.written_indexes() == list(range(26, 51))
+    [part] = h.parts
+    assert (part.part, part.first_frame, part.final) == (2, 26, True)
+    assert part.poster_jpeg == (None if poster_taken else make_frame(30).jpeg)
+
+
+def test_cut_part_ends_the_part_and_the_next_frame_starts_another(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    h.apply(EventOpened("c", 0, BASE_TIME))
+    assert h.assembler.cut_part() == []  # nothing written yet
+    for i in range(60):
+        h.push(make_frame(i))
+        if i == 40:
+            h.parts += h.assembler.cut_part()
+    h.parts += h.assembler.finish()
+    assert [(p.part, p.final) for p in h.parts] == [(0, False), (1, True)]
+    assert h.parts[1].first_frame == h.parts[0].last_frame + 1
+    assert h.written_indexes() == list(range(60))
+
+
+def test_pinned_index_is_the_ring_or_the_part_being_written(tmp_path: Path) -> None:
+    h = harness(tmp_path)  # ring: 16 frames
+    assert h.assembler.pinned_index() is None
+    for i in range(30):
+        h.push(make_frame(i))
+    assert h.assembler.pinned_index() == 30 - h.assembler.ring.capacity
+    h.apply(EventOpened("p", 25, BASE_TIME + 2.5))
+    for i in range(30, 80):
+        h.push(make_frame(i))
+    assert h.assembler.pinned_index() == 15  # the first frame of the part: 1 s before frame 25
+    h.parts += h.assembler.cut_part()
+    assert h.assembler.pinned_index() == 80 - h.assembler.ring.capacity

@@ -73,25 +73,29 @@ async def test_same_bytes_and_per_key_order_across_partitions(bus: Bus, topic: s
 
 
 async def test_group_splits_partitions_and_survivor_takes_over(bus: Bus, topic: str) -> None:
-    await bus.ensure_topics([topic])
+    other = f"{topic}-b"
+    await bus.ensure_topics([topic, other])
     group = f"g-{topic}"
-    first, second = bus.consumer([topic], group), bus.consumer([topic], group)
+    first, second = bus.consumer([topic, other], group), bus.consumer([topic, other], group)
     await first.start()
     await second.start()
     try:
         # Polling drives the group protocol (heartbeats, rejoins) in the Kafka client.
         async def split() -> None:
             while not (first.assignment() and second.assignment()
-                       and len(first.assignment() | second.assignment()) == PARTITIONS):
+                       and len(first.assignment() | second.assignment()) == 2 * PARTITIONS):
                 await asyncio.gather(first.poll(10, 0.1), second.poll(10, 0.1))
 
         await asyncio.wait_for(split(), 40)
         assert not first.assignment() & second.assignment()
+        for member in (first, second):  # a camera's partition of every topic, on one member
+            numbers = {t: {p for tt, p in member.assignment() if tt == t} for t in (topic, other)}
+            assert numbers[topic] == numbers[other]
 
         await second.stop()
 
         async def take_over() -> None:
-            while len(first.assignment()) < PARTITIONS:
+            while len(first.assignment()) < 2 * PARTITIONS:
                 await first.poll(10, 0.1)
 
         await asyncio.wait_for(take_over(), 40)
