@@ -18,12 +18,13 @@ from redis.asyncio import Redis
 from services.gateway.auth import Passwords, Tokens
 from services.gateway.cameras import Cameras
 from services.gateway.config import GatewayConfig
-from services.gateway.events import DeleteEventAndMedia, EventDeleter, EventStore
+from services.gateway.events import EventDeleter
 from services.gateway.fanout import Fanout, MemoryFanout, RedisFanout
 from services.gateway.jobs import Jobs
 from services.gateway.live import LiveHub, LiveRelay
 from services.gateway.ratelimit import LoginLimiter, MemoryLoginLimiter, RedisLoginLimiter
 from services.gateway.users import UserStore
+from services.repository.store import EventStore
 from vigil.bus import Bus
 from vigil.errors import ConfigError
 from vigil.media import MediaStore
@@ -86,7 +87,8 @@ def build_context(
     password_hasher: PasswordHasher | None = None,
 ) -> GatewayContext:
     """Redis (fan-out and login limits shared by every replica) when `redis_url` is set,
-    in-process otherwise."""
+    in-process otherwise. Events are deleted by `event_deleter`, by default the repository's
+    `EventStore.delete` (the media under `events/{id}/`, then the document)."""
     if config.jwt_secret is None:
         raise ConfigError(
             "the gateway needs a token key: set VIGIL_GATEWAY__JWT_SECRET (32 characters or more)"
@@ -98,12 +100,13 @@ def build_context(
         else MemoryLoginLimiter(config.login_window_s)
     )
     publisher = Publisher(bus, SERVICE)
+    events = EventStore(db, media)
     return GatewayContext(
         config=config, db=db, media=media, publisher=publisher, fanout=fanout, limiter=limiter,
         passwords=Passwords(password_hasher),
         tokens=Tokens(config.jwt_secret.get_secret_value(), config.token_ttl_s),
         users=UserStore(db), cameras=Cameras(db, publisher, fanout), jobs=Jobs(db),
-        events=EventStore(db), delete_event=event_deleter or DeleteEventAndMedia(db, media),
+        events=events, delete_event=event_deleter or events.delete,
         hub=LiveHub(fanout, config.live_verdict_timeout_s, config.live_pending_frames,
                     config.live_viewer_queue),
         relay=LiveRelay(fanout, config.live_max_age_s),

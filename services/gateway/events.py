@@ -1,83 +1,37 @@
-"""The repository's events as the API shows them: the list's filter, the public shape, deletion.
+"""The repository's events as the API shows them: the public shape of stored event documents,
+their media URLs, and the list's time zone.
 
-The repository service writes the `events` collection and its indexes (see
-`services/repository/documents.py`): `_id` (the event id), `camera_id`, `source_kind` ("live" or
-"upload"), `job_id`, `started_at`, `ended_at` (None while open), `start_frame`,
-`start_position_s`, `end_position_s`, `max_score`, `culprits` [{`track_id`, `max_score`,
-`mean_score`, `crop_key`, `face_key` or None, `face_missing`}], `clip_key`, `poster_key`,
-`status` ("open", then "stored" once every media object is; "failed").
+Reads and deletes go through the repository's `EventStore` (`services/repository/store.py`),
+which also owns the `events` collection and its indexes (see `services/repository/documents.py`):
+`_id` (the event id), `camera_id`, `source_kind` ("live" or "upload"), `job_id`, `started_at`,
+`ended_at` (None while open), `start_frame`, `start_position_s`, `end_position_s`, `max_score`,
+`culprits` [{`track_id`, `max_score`, `mean_score`, `crop_key`, `face_key` or None,
+`face_missing`}], `clip_key`, `poster_key`, `status` ("open", then "stored" once every media
+object is; "failed").
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
-from pymongo.asynchronous.database import AsyncDatabase
 
-from vigil.media import MediaStore
-
-Doc = dict[str, Any]
+from services.repository.documents import Doc
+from services.repository.store import as_utc
 
 # Deletes an event's document and every media object of it; False when there was no such event.
 EventDeleter = Callable[[str], Awaitable[bool]]
 
 
-UTC_ZONE = ZoneInfo("UTC")
-
-
-# -- the list's filter (pure) -------------------------------------------------------------------
-
-
 def zone(name: str) -> ZoneInfo:
+    """The IANA time zone a query's `tz` names."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {name!r}") from exc
-
-
-def as_utc(moment: datetime) -> datetime:
-    """A datetime without a zone is taken as UTC (MongoDB stores UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def day_range(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The UTC instants where the calendar day starts and the next one starts, in `tz`."""
-    start = datetime.combine(day, time(), tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class EventQuery:
-    day: date | None = None
-    tz: ZoneInfo = UTC_ZONE
-    start: datetime | None = None  # inclusive
-    end: datetime | None = None  # exclusive
-    camera: str | None = None
-
-    def mongo_filter(self) -> Doc:
-        lower = [as_utc(self.start)] if self.start else []
-        upper = [as_utc(self.end)] if self.end else []
-        if self.day is not None:
-            day_start, day_end = day_range(self.day, self.tz)
-            lower.append(day_start)
-            upper.append(day_end)
-        found: Doc = {}
-        started: Doc = {}
-        if lower:
-            started["$gte"] = max(lower)
-        if upper:
-            started["$lt"] = min(upper)
-        if started:
-            found["started_at"] = started
-        if self.camera is not None:
-            found["camera_id"] = self.camera
-        return found
 
 
 # -- the public shape ---------------------------------------------------------------------------
@@ -189,56 +143,3 @@ def media_key(doc: Doc, kind: MediaKind, track_id: int | None = None) -> str | N
         if int(culprit.get("track_id", -1)) == track_id:
             return culprit.get(f"{kind}_key") or None
     return None
-
-
-def media_keys(doc: Doc) -> set[str]:
-    keys = {doc.get("clip_key"), doc.get("poster_key")}
-    for culprit in doc.get("culprits") or []:
-        keys |= {culprit.get("crop_key"), culprit.get("face_key")}
-    return {key for key in keys if key}
-
-
-# -- the store ----------------------------------------------------------------------------------
-
-
-class EventStore:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self.collection = db["events"]
-
-
-    async def page(self, query: EventQuery, page: int, page_size: int) -> tuple[list[Doc], int]:
-        found = query.mongo_filter()
-        total = await (self.collection.count_documents(found) if found
-                       else self.collection.estimated_document_count())  # no scan for "all"
-        cursor = (self.collection.find(found).sort([("started_at", -1), ("_id", -1)])
-                  .skip((page - 1) * page_size).limit(page_size))
-        return [doc async for doc in cursor], total
-
-    async def get(self, event_id: str) -> Doc | None:
-        return await self.collection.find_one({"_id": event_id})
-
-    async def of_job(self, job_id: str) -> list[Doc]:
-        cursor = self.collection.find({"job_id": job_id}).sort([("started_at", 1), ("_id", 1)])
-        return [doc async for doc in cursor]
-
-
-class DeleteEventAndMedia:
-    """The default `EventDeleter`: `events/{id}/` and any other key the document names, then the
-    document. Media first: a failure in between leaves a document that a retry deletes, never
-    media that nothing points to."""
-
-    def __init__(self, db: AsyncDatabase[Doc], media: MediaStore) -> None:
-        self.collection = db["events"]
-        self.media = media
-
-    async def __call__(self, event_id: str) -> bool:
-        doc = await self.collection.find_one({"_id": event_id})
-        if doc is None:
-            return False
-        prefix = f"events/{event_id}/"
-        await self.media.delete_prefix(prefix)
-        for key in media_keys(doc):
-            if not key.startswith(prefix):
-                await self.media.delete(key)
-        await self.collection.delete_one({"_id": event_id})
-        return True

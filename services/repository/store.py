@@ -167,7 +167,7 @@ class EventStore:
             raise BadInput(f"page must be >= 1 and page_size in 1..{MAX_PAGE_SIZE}")
         found = event_filter(date, start, end, camera, tz)
         with translated("list events"):
-            total = await self.collection.count_documents(found)
+            total = await self.count(found)
             cursor = (
                 self.collection.find(found)
                 .sort([("started_at", DESCENDING), ("_id", DESCENDING)])
@@ -176,6 +176,21 @@ class EventStore:
             )
             items = [doc async for doc in cursor]
         return EventPage(items, total, page, page_size)
+
+    async def count(self, found: Doc) -> int:
+        """Events that match `found`. All of them from the collection's metadata: the document
+        store scans the whole collection to count with an empty filter."""
+        if not found:
+            return await self.collection.estimated_document_count()
+        return await self.collection.count_documents(found)
+
+    async def of_job(self, job_id: str) -> builtins.list[Doc]:
+        """Every event found in an upload job's video, in the order they start."""
+        with translated("list events of a job"):
+            cursor = self.collection.find({"job_id": job_id}).sort(
+                [("started_at", ASCENDING), ("_id", ASCENDING)]
+            )
+            return [doc async for doc in cursor]
 
     async def get(self, event_id: str) -> Doc | None:
         with translated("get event"):

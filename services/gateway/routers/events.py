@@ -10,16 +10,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator
 
 from services.gateway.deps import AdminUser, Context, CurrentUser, Responses
-from services.gateway.events import (
-    EventPage,
-    EventPublic,
-    EventQuery,
-    MediaKind,
-    event_public,
-    media_key,
-    zone,
-)
+from services.gateway.events import EventPage, EventPublic, MediaKind, event_public, media_key, zone
 from services.gateway.media_http import media_response
+from vigil.errors import BadInput
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 NOT_FOUND: Responses = {404: {"description": "event not found"}}
@@ -35,7 +28,10 @@ TimeZone = Annotated[str, AfterValidator(_zone_name)]
 
 
 async def _event(context: Context, event_id: str) -> dict[str, Any]:
-    doc = await context.events.get(event_id)
+    try:
+        doc = await context.events.get(event_id)
+    except BadInput:  # an id no event can have (the store refuses it): no such event
+        doc = None
     if doc is None:
         raise HTTPException(404, "event not found")
     return doc
@@ -54,10 +50,10 @@ async def list_events(
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> EventPage:
     """Events whose start matches every given filter, the newest first."""
-    query = EventQuery(day=date, tz=zone(tz), start=start, end=end, camera=camera)
-    docs, total = await context.events.page(query, page, page_size)
-    return EventPage(items=[event_public(doc) for doc in docs], total=total, page=page,
-                     page_size=page_size)
+    found = await context.events.list(date=date, start=start, end=end, camera=camera, page=page,
+                                      page_size=page_size, tz=zone(tz))
+    return EventPage(items=[event_public(doc) for doc in found.items], total=found.total,
+                     page=found.page, page_size=found.page_size)
 
 
 @router.get("/{event_id}", responses=NOT_FOUND)
@@ -68,7 +64,11 @@ async def get_event(event_id: str, _: CurrentUser, context: Context) -> EventPub
 @router.delete("/{event_id}", status_code=204, responses=NOT_FOUND)
 async def delete_event(event_id: str, _: AdminUser, context: Context) -> Response:
     """The document and every media object of the event."""
-    if not await context.delete_event(event_id):
+    try:
+        deleted = await context.delete_event(event_id)
+    except BadInput:  # an id no event can have
+        deleted = False
+    if not deleted:
         raise HTTPException(404, "event not found")
     return Response(status_code=204)
 

@@ -1,34 +1,13 @@
-"""The events list's filter, and the public shape of stored event documents."""
+"""The list's time zone, and the public shape of stored event documents (the list's filter is
+the repository store's: tests/services/repository/test_store.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 import pytest
 
-from services.gateway.events import EventQuery, day_range, event_public, media_key, media_keys, zone
-
-MAY_1 = date(2024, 5, 1)
-
-
-@pytest.mark.parametrize(
-    ("tz", "start", "end"),
-    [
-        ("UTC", datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 5, 2, tzinfo=UTC)),
-        ("Europe/Paris", datetime(2024, 4, 30, 22, tzinfo=UTC),
-         datetime(2024, 5, 1, 22, tzinfo=UTC)),
-        ("Asia/Kolkata", datetime(2024, 4, 30, 18, 30, tzinfo=UTC),
-         datetime(2024, 5, 1, 18, 30, tzinfo=UTC)),
-    ],
-)
-def test_day_range_is_the_users_day(tz: str, start: datetime, end: datetime) -> None:
-    assert day_range(MAY_1, ZoneInfo(tz)) == (start, end)
-
-
-def test_a_day_with_a_clock_change_is_23_hours() -> None:
-    start, end = day_range(date(2024, 3, 31), ZoneInfo("Europe/Paris"))
-    assert end - start == timedelta(hours=23)
+from services.gateway.events import event_public, media_key, zone
 
 
 @pytest.mark.parametrize("name", ["Mars/Olympus", "../etc/passwd", ""])
@@ -37,27 +16,9 @@ def test_unknown_zones_are_refused(name: str) -> None:
         zone(name)
 
 
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        (EventQuery(), {}),
-        (EventQuery(camera="c1"), {"camera_id": "c1"}),
-        (EventQuery(day=MAY_1), {"started_at": {"$gte": datetime(2024, 5, 1, tzinfo=UTC),
-                                                "$lt": datetime(2024, 5, 2, tzinfo=UTC)}}),
-        # A time without a zone is UTC; one with a zone is converted.
-        (EventQuery(start=datetime(2024, 5, 1, 12)),
-         {"started_at": {"$gte": datetime(2024, 5, 1, 12, tzinfo=UTC)}}),
-        (EventQuery(end=datetime(2024, 5, 1, 14, tzinfo=timezone(timedelta(hours=2)))),
-         {"started_at": {"$lt": datetime(2024, 5, 1, 12, tzinfo=UTC)}}),
-        # Day and time range together: the narrower bound of each side.
-        (EventQuery(day=MAY_1, start=datetime(2024, 4, 1, tzinfo=UTC),
-                    end=datetime(2024, 5, 1, 6, tzinfo=UTC), camera="c2"),
-         {"started_at": {"$gte": datetime(2024, 5, 1, tzinfo=UTC),
-                         "$lt": datetime(2024, 5, 1, 6, tzinfo=UTC)}, "camera_id": "c2"}),
-    ],
-)
-def test_mongo_filter(query: EventQuery, expected: dict) -> None:
-    assert query.mongo_filter() == expected
+@pytest.mark.parametrize("name", ["UTC", "Europe/Paris", "Asia/Kolkata"])
+def test_known_zones_are_taken(name: str) -> None:
+    assert zone(name).key == name
 
 
 def upload_doc(**changes: object) -> dict:
@@ -118,11 +79,10 @@ def test_anything_but_an_upload_is_a_camera_event(kind: object) -> None:
         "camera", "c1", None, None)
 
 
-def test_media_keys_of_an_event() -> None:
+def test_media_key_of_an_event() -> None:
     doc = upload_doc(clip_key="events/e9/clip.mp4", poster_key="other/p.jpg")
     assert media_key(doc, "clip") == "events/e9/clip.mp4"
     assert media_key(doc, "crop", 2) == "events/e9/2.jpg"
     assert media_key(doc, "face", 2) is None
     assert media_key(doc, "crop", 3) is None
-    assert media_keys(doc) == {"events/e9/clip.mp4", "other/p.jpg", "events/e9/2.jpg",
-                               "events/e9/4.jpg"}
+    assert media_key(doc, "poster") == "other/p.jpg"

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -170,6 +171,39 @@ async def test_list_pages_filters_by_camera_and_range(store: EventStore) -> None
         await store.list(page=0)
 
 
+async def test_an_unfiltered_total_is_not_counted_by_a_scan(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = datetime(2024, 3, 9, 8, tzinfo=UTC)
+    for i in range(3):
+        await store.upsert(stored_document(ready_event(f"ev-{i}", base + timedelta(hours=i))))
+    used: list[str] = []
+    collection = store.collection
+    for name in ("count_documents", "estimated_document_count"):
+        counter = getattr(collection, name)
+
+        async def spy(*args: Any, _name: str = name, _counter: Any = counter) -> int:
+            used.append(_name)
+            return int(await _counter(*args))
+
+        monkeypatch.setattr(collection, name, spy)
+    assert (await store.list()).total == 3
+    assert (await store.list(start=base + timedelta(hours=1))).total == 2
+    assert used == ["estimated_document_count", "count_documents"]
+
+
+async def test_the_events_of_a_job_in_the_order_they_start(store: EventStore) -> None:
+    base = datetime(2024, 3, 9, 8, tzinfo=UTC)
+    docs = [("ev-c", "job-1", base + timedelta(seconds=2)), ("ev-b", "job-1", base),
+            ("ev-a", "job-1", base + timedelta(seconds=2)), ("ev-x", "job-2", base),
+            ("ev-l", "", base)]  # fmt: skip
+    for event_id, job_id, started in docs:
+        await store.upsert({"_id": event_id, "job_id": job_id, "started_at": started})
+    assert [d["_id"] for d in await store.of_job("job-1")] == ["ev-b", "ev-a", "ev-c"]
+    assert [d["_id"] for d in await store.of_job("job-2")] == ["ev-x"]
+    assert await store.of_job("job-3") == []
+
+
 async def test_delete_removes_the_document_and_every_object_and_nothing_else(
     store: EventStore,
 ) -> None:
@@ -243,3 +277,48 @@ def test_filter_takes_the_tightest_bounds() -> None:
     naive = event_filter(start=datetime(2024, 3, 9, 6))
     assert naive == {"started_at": {"$gte": start}}
     assert event_filter() == {}
+
+
+MAR_31 = date(2024, 3, 31)  # Europe/Paris moves its clocks forward that night
+
+
+@pytest.mark.parametrize(
+    ("tz", "start", "end"),
+    [
+        ("UTC", datetime(2024, 3, 31, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC)),
+        ("Europe/Paris", datetime(2024, 3, 30, 23, tzinfo=UTC),
+         datetime(2024, 3, 31, 22, tzinfo=UTC)),  # 23 hours: a clock change
+        ("Asia/Kolkata", datetime(2024, 3, 30, 18, 30, tzinfo=UTC),
+         datetime(2024, 3, 31, 18, 30, tzinfo=UTC)),
+    ],
+)
+def test_a_day_is_the_day_on_the_clock_of_its_zone(
+    tz: str, start: datetime, end: datetime
+) -> None:
+    assert day_bounds(MAR_31, ZoneInfo(tz)) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({}, {}),
+        ({"camera": "c1"}, {"camera_id": "c1"}),
+        ({"day": DAY}, {"started_at": {"$gte": datetime(2024, 3, 9, tzinfo=UTC),
+                                       "$lt": datetime(2024, 3, 10, tzinfo=UTC)}}),
+        # A time without a zone is UTC; one with a zone is converted.
+        ({"start": datetime(2024, 3, 9, 12)},
+         {"started_at": {"$gte": datetime(2024, 3, 9, 12, tzinfo=UTC)}}),
+        ({"end": datetime(2024, 3, 9, 14, tzinfo=timezone(timedelta(hours=2)))},
+         {"started_at": {"$lt": datetime(2024, 3, 9, 12, tzinfo=UTC)}}),
+        # Day and time range together: the narrower bound of each side.
+        ({"day": DAY, "start": datetime(2024, 2, 1, tzinfo=UTC),
+          "end": datetime(2024, 3, 9, 6, tzinfo=UTC), "camera": "c2"},
+         {"started_at": {"$gte": datetime(2024, 3, 9, tzinfo=UTC),
+                         "$lt": datetime(2024, 3, 9, 6, tzinfo=UTC)}, "camera_id": "c2"}),
+        ({"day": DAY, "tz": ZoneInfo("Europe/Paris")},
+         {"started_at": {"$gte": datetime(2024, 3, 8, 23, tzinfo=UTC),
+                         "$lt": datetime(2024, 3, 9, 23, tzinfo=UTC)}}),
+    ],
+)
+def test_filter_of_each_argument(arguments: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert event_filter(**arguments) == expected

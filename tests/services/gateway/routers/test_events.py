@@ -132,6 +132,15 @@ async def test_an_event_in_the_contracts_shape(
     assert (missing.status_code, missing.json()) == (404, {"detail": "event not found"})
 
 
+@pytest.mark.parametrize("event_id", ["nope", "-no-event-id", ".hidden"])
+async def test_an_event_that_is_not_there_is_404(
+    gateway: RunningGateway, admin: dict[str, str], event_id: str
+) -> None:
+    for method in ("GET", "DELETE"):
+        response = await gateway.client.request(method, f"/api/events/{event_id}", headers=admin)
+        assert (response.status_code, response.json()) == (404, {"detail": "event not found"})
+
+
 @pytest.mark.parametrize(
     ("range_header", "status", "expected", "content_range"),
     [
