@@ -71,6 +71,10 @@ class DetectConfig(BaseModel):
     intra_op_threads: Annotated[int, Field(ge=0, le=256)] = 0  # 0: TensorFlow decides
     batch_size: Annotated[int, Field(ge=1, le=64)] = 8
     max_people: Annotated[int, Field(ge=1, le=500)] = 100
+    # A live frame older than this when detect gets to it is skipped, so a CPU that cannot keep
+    # up sheds load and the live view stays current instead of falling further behind
+    # (uploads are never skipped). 0 turns shedding off.
+    max_live_lag_s: Annotated[float, Field(ge=0.0, le=3600.0)] = 2.0
     model_dir: Path | None = None  # None: VIGIL_MODEL_DIR or ~/.cache/vigil/models
 
     @model_validator(mode="after")

@@ -17,12 +17,12 @@ from services.detect.backends.base import Person
 from services.detect.config import DetectConfig
 from services.detect.embedder import AppearanceEmbedder
 from services.detect.messages import decode_frame, detections_message
-from services.detect.metrics import INFERENCE_SECONDS, PEOPLE_DETECTED
+from services.detect.metrics import FRAMES_SKIPPED, INFERENCE_SECONDS, PEOPLE_DETECTED
 from vigil import topics
 from vigil.bus import Bus
 from vigil.runtime.metrics import FRAMES_PROCESSED
 from vigil.runtime.worker import ConsumeLoop, Delivery
-from vigil.v1.frames_pb2 import Frame
+from vigil.v1.frames_pb2 import Frame, SourceKind
 
 
 class DetectService:
@@ -39,6 +39,7 @@ class DetectService:
         self.detector = detector or create_detector(config)
         self.embedder = embedder or AppearanceEmbedder(cache_dir=config.model_dir)
         self.model = config.backend
+        self.max_live_lag_s = config.max_live_lag_s
         self.loop: ConsumeLoop[Frame] = ConsumeLoop(
             bus, service=self.name, topic=topics.FRAMES, group="detect", handle=self._handle,
             max_batch=config.batch_size,
@@ -51,6 +52,9 @@ class DetectService:
         await self.loop.run(stop)
 
     async def _handle(self, batch: list[Delivery[Frame]]) -> None:
+        batch = self._shed_stale(batch)
+        if not batch:
+            return
         # A corrupt JPEG raises BadInput; the loop then retries the batch one frame at a time
         # and dead-letters only that frame.
         images = await asyncio.to_thread(lambda: [decode_frame(d.message) for d in batch])
@@ -65,6 +69,19 @@ class DetectService:
             await self.loop.publisher.publish(topics.DETECTIONS, ref.camera_id, message)
             FRAMES_PROCESSED.labels(self.name, ref.camera_id).inc()
             PEOPLE_DETECTED.labels(ref.camera_id).inc(len(people))
+
+    def _shed_stale(self, batch: list[Delivery[Frame]]) -> list[Delivery[Frame]]:
+        if self.max_live_lag_s <= 0:
+            return batch
+        oldest_us = (time.time() - self.max_live_lag_s) * 1e6
+        fresh = []
+        for delivery in batch:
+            ref = delivery.message.ref
+            if ref.source_kind == SourceKind.SOURCE_KIND_LIVE and ref.capture_time_us < oldest_us:
+                FRAMES_SKIPPED.labels(ref.camera_id).inc()
+            else:
+                fresh.append(delivery)
+        return fresh
 
     def _infer(self, images: list[np.ndarray]) -> list[tuple[list[Person], Any]]:
         detected = self.detector.detect(images)

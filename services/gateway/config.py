@@ -32,7 +32,7 @@ class GatewayConfig(BaseModel):
         None, max_length=64, description="names this replica's live consumer group; unset: random"
     )
     live_verdict_timeout_s: float = Field(
-        1.5, gt=0, le=30, description="a frame waits this long for its overlay, then goes without"
+        4.0, gt=0, le=30, description="a frame waits this long for its overlay, then goes without"
     )
     live_pending_frames: int = Field(
         64, ge=1, le=10_000, description="frames per camera waiting for their overlay"

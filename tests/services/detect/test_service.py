@@ -16,7 +16,7 @@ from vigil import topics
 from vigil.bus import MemoryBus
 from vigil.v1.dead_letters_pb2 import DeadLetter
 from vigil.v1.detections_pb2 import Detections
-from vigil.v1.frames_pb2 import Frame, FrameRef
+from vigil.v1.frames_pb2 import Frame, FrameRef, SourceKind
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +74,17 @@ async def test_people_bad_jpegs_and_empty_scenes(detect, street_frame: np.ndarra
     letters = [DeadLetter.FromString(v) for v in await collect(bus, topics.DEAD_LETTERS.name, 2)]
     reasons = {Frame.FromString(d.value).ref.frame_index: d.reason for d in letters}
     assert "corrupt JPEG" in reasons[1] and "has no image" in reasons[2]
+
+
+async def test_stale_live_frames_are_shed_uploads_never(detect, street_frame: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+    _, bus = detect
+    jpeg = cv2.imencode(".jpg", street_frame)[1].tobytes()
+    now_us = int(__import__("time").time() * 1e6)
+    live, upload = SourceKind.SOURCE_KIND_LIVE, SourceKind.SOURCE_KIND_UPLOAD
+    cases = [(0, live, now_us - 60_000_000), (1, upload, now_us - 60_000_000), (2, live, now_us)]
+    for index, kind, captured in cases:
+        ref = FrameRef(camera_id="cam", frame_index=index, source_kind=kind,
+                       capture_time_us=captured)
+        await bus.publish("frames", "cam", Frame(ref=ref, jpeg=jpeg).SerializeToString())
+    detections = [Detections.FromString(v) for v in await collect(bus, "detections", 2)]
+    assert [d.frame.frame_index for d in detections] == [1, 2], "the minute-old live frame is shed"
