@@ -92,6 +92,12 @@ def log_in(
     page.get_by_test_id("login-submit").click()
 
 
+def signed_in(page: Page) -> Page:
+    log_in(page)
+    expect(page.get_by_test_id("current-user")).to_contain_text(ADMIN["username"])
+    return page
+
+
 def test_sign_up_opens_the_live_page(page: Page) -> None:
     page.goto("/signup")
     page.get_by_test_id("signup-username").fill(ADMIN["username"])
@@ -132,12 +138,12 @@ def test_log_in_with_wrong_data(page: Page) -> None:
 
 
 def test_log_in_with_correct_data(page: Page) -> None:
-    log_in(page)
-    expect(page.get_by_test_id("current-user")).to_contain_text(ADMIN["username"])
+    signed_in(page)
+    expect(page).to_have_url(re.compile(r"/live"))
 
 
 def test_live_feed_draws_boxes_on_the_chosen_camera(page: Page) -> None:
-    log_in(page)
+    signed_in(page)
     page.get_by_test_id("nav-live").click()
     page.get_by_test_id("live-camera-select").select_option("camera-1")
     canvas = page.get_by_test_id("live-canvas")
@@ -154,7 +160,7 @@ def test_live_feed_draws_boxes_on_the_chosen_camera(page: Page) -> None:
 def test_upload_gives_a_report_with_culprits_and_a_repository_record(
     page: Page, data_dir: Path
 ) -> None:
-    log_in(page)
+    signed_in(page)
     # The live camera would compete with the upload for the CPU: an admin stops it first.
     page.goto("/cameras")
     page.get_by_test_id("camera-row").first.get_by_test_id("camera-stop").click()
@@ -172,7 +178,7 @@ def test_upload_gives_a_report_with_culprits_and_a_repository_record(
 
 
 def test_repository_lists_searches_plays_and_deletes(page: Page) -> None:
-    log_in(page)
+    signed_in(page)
     page.get_by_test_id("nav-repository").click()
     rows = page.get_by_test_id("event-row")
     expect(rows.first).to_be_visible(timeout=60_000)
