@@ -29,6 +29,14 @@ class ClassifyConfig(BaseModel):
     quiet_seconds: float = Field(
         2.0, gt=0.0, le=3600.0, description="seconds without violence that close an event"
     )
+    min_present_steps: int = Field(
+        3, ge=1, le=256, description="real steps a person's window needs before it is scored"
+    )
+    stall_seconds: float = Field(
+        10.0, gt=0.0, le=3600.0,
+        description="wall-clock seconds without frames after which a camera's event is closed",
+    )
+    batch_size: int = Field(16, ge=1, le=256, description="tracks messages scored together")
     model_path: Path = Field(DEFAULT_MODEL_PATH, description="trained .keras model")
 
     @model_validator(mode="after")
@@ -37,11 +45,16 @@ class ClassifyConfig(BaseModel):
             raise ValueError(f"k ({self.k}) must not exceed n ({self.n})")
         if self.off_threshold is not None and self.off_threshold > self.on_threshold:
             raise ValueError("off_threshold must not exceed on_threshold")
+        if self.min_present_steps > self.window:
+            raise ValueError("min_present_steps must not exceed window")
         if self.model_path.suffix != ".keras":
             raise ValueError(f"model_path must be a .keras file, got {self.model_path}")
         return self
 
     @property
     def history_seconds(self) -> float:
-        """How much track history the features of one window need (one step more, for velocity)."""
-        return (self.window + 1) / self.rate_hz
+        """How much track history the features of one window need (steps before it for velocity
+        and acceleration)."""
+        from services.classify.features import CONTEXT_STEPS
+
+        return (self.window + CONTEXT_STEPS) / self.rate_hz

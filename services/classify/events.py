@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+import numpy as np
 
 # Fixed namespace for event ids; changing it would change every event id ever issued.
 EVENT_NAMESPACE = uuid.UUID("5b0f3c8e-4f1e-5a57-9d0b-7c1a9e7f2d41")
@@ -252,3 +254,22 @@ class EventTracker:
             culprits=culprits,
             peak_score=max((c.max_score for c in culprits), default=0.0),
         )
+
+
+def opening_score(frame_peaks: Sequence[float] | np.ndarray, k: int, n: int) -> float:
+    """The highest threshold at which an `EventTracker` fed these per-frame peak scores (max
+    over the frame's tracks, 0 for a frame nobody was scored in) would open an event.
+
+    An event opens at threshold t when some run of at most n consecutive frames (fewer only at
+    the start) holds k frames scoring >= t, so this is the max over the trailing windows of their
+    k-th largest peak; 0 when there are fewer than k frames. Thresholding a clip's opening score
+    at `on_threshold` gives the same answer as running the tracker on it.
+    """
+    peaks = np.asarray(frame_peaks, dtype=np.float64)
+    if not 1 <= k <= n:
+        raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
+    best = 0.0
+    for end in range(k, len(peaks) + 1):
+        trailing = peaks[max(0, end - n) : end]
+        best = max(best, float(np.sort(trailing)[-k]))
+    return best

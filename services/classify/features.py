@@ -34,9 +34,21 @@ steps times `rate_hz` (0 when the previous step is absent); keypoints with confi
 | 101     | kp_speed_mean       | mean speed of the confident keypoints (norm of kp_vel)           |
 | 102     | wrist_speed_max     | max speed of the two wrists                                      |
 | 103     | ankle_speed_max     | max speed of the two ankles                                      |
+| 104     | box_accel           | norm of d box_vel / dt, heights per second squared               |
+| 105     | wrist_accel_max     | max over the wrists of the norm of d kp_vel / dt                 |
+| 106     | torso_tilt          | angle of hips-to-shoulders from upright, / pi (0 up, 0.5 lying)  |
+| 107     | arm_reach_max       | max over the arms of the wrist-to-shoulder distance / h          |
+| 108     | pose_spread         | RMS distance of the confident keypoints from their mean / h      |
+| 109     | others_speed_max    | highest kp_speed_mean of the other people at this step           |
+| 110     | people              | people present at this step, self included, / 4, max 1           |
+| 111     | nb_speed            | the nearest other person's kp_speed_mean (0 if alone)            |
 
-All velocities and rates are clipped to +/- `VELOCITY_CAP` so one bad detection cannot produce
-values far outside the training range.
+Columns 104-111 (version 2) were added after an ablation: raw keypoint coordinates (1-34) are
+noisy on CCTV poses and hurt the grouped CV, while motion irregularity, posture and the
+activity of the people around carry what the coordinates do not (docs/model-card.md).
+
+All velocities and rates are clipped to +/- `VELOCITY_CAP` (accelerations to `ACCEL_CAP`) so
+one bad detection cannot produce values far outside the training range.
 """
 
 from __future__ import annotations
@@ -48,17 +60,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 NUM_KEYPOINTS = 17
-FEATURE_DIM = 104
+FEATURE_DIM = 112
 DISTANCE_CAP = 5.0
 VELOCITY_CAP = 20.0
+ACCEL_CAP = 100.0
+# Grid steps before a window that its first step depends on (velocity, then acceleration).
+CONTEXT_STEPS = 2
+PEOPLE_SCALE = 4.0
 CROWD_RADIUS = 2.0
 CROWD_SCALE = 4.0
 
 # COCO keypoint indices.
 LEFT_WRIST, RIGHT_WRIST = 9, 10
 LEFT_ANKLE, RIGHT_ANKLE = 15, 16
+LEFT_SHOULDER, RIGHT_SHOULDER = 5, 6
+LEFT_HIP, RIGHT_HIP = 11, 12
 REACH_KEYPOINTS = (LEFT_WRIST, RIGHT_WRIST, LEFT_ANKLE, RIGHT_ANKLE)
 
 # Column layout, named so that tests and analysis code need no magic numbers.
@@ -81,6 +99,14 @@ COL_CROWD = 100
 COL_KP_SPEED_MEAN = 101
 COL_WRIST_SPEED_MAX = 102
 COL_ANKLE_SPEED_MAX = 103
+COL_BOX_ACCEL = 104
+COL_WRIST_ACCEL_MAX = 105
+COL_TORSO_TILT = 106
+COL_ARM_REACH_MAX = 107
+COL_POSE_SPREAD = 108
+COL_OTHERS_SPEED_MAX = 109
+COL_PEOPLE = 110
+COL_NB_SPEED = 111
 
 # A time within this of a grid point counts as on it (float noise in source timestamps).
 _TIME_EPS = 1e-6
@@ -265,8 +291,9 @@ def _pairwise_iou(boxes: np.ndarray) -> np.ndarray:
 
 def _neighbour_features(
     tracks: ResampledTracks, kp_xy_px: np.ndarray, kp_ok: np.ndarray, rate_hz: float
-) -> np.ndarray:
-    """Columns 90-100 for every track and step: (N, T, 11). Computed step-major (T, N, ...)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Columns 90-100 for every track and step: (N, T, 11), and the nearest other track's index
+    (N, T), -1 when alone. Computed step-major (T, N, ...)."""
     n_tracks, n_steps = tracks.present.shape
     present = tracks.present.T  # (T, N)
     boxes = tracks.boxes.transpose(1, 0, 2)  # (T, N, 4)
@@ -310,7 +337,7 @@ def _neighbour_features(
     rel[1:, :, 2] = -(out[1:, :, 3] - out[:-1, :, 3]) * rate_hz
     rel[~same] = 0.0
     out[..., 4:7] = np.clip(rel, -VELOCITY_CAP, VELOCITY_CAP)
-    return out.transpose(1, 0, 2)
+    return out.transpose(1, 0, 2), neighbour.T
 
 
 def features_from_resampled(
@@ -355,17 +382,80 @@ def features_from_resampled(
     feats[:, :, COLS_BOX_VEL] = box_vel
     feats[:, :, COL_BOX_SCALE_RATE] = scale_rate
     feats[:, :, COL_BOX_ASPECT] = np.log(width / height)
-    feats[:, :, COL_NB_PRESENT : COL_CROWD + 1] = _neighbour_features(
-        tracks, kp_xy_px, kp_ok, rate_hz
-    )
+    neighbour_cols, nearest = _neighbour_features(tracks, kp_xy_px, kp_ok, rate_hz)
+    feats[:, :, COL_NB_PRESENT : COL_CROWD + 1] = neighbour_cols
     n_ok = kp_ok.sum(axis=-1)
     feats[:, :, COL_KP_SPEED_MEAN] = np.where(
         n_ok > 0, (speed * kp_ok).sum(axis=-1) / np.maximum(n_ok, 1), 0.0
     )
     feats[:, :, COL_WRIST_SPEED_MAX] = speed[:, :, [LEFT_WRIST, RIGHT_WRIST]].max(axis=-1)
     feats[:, :, COL_ANKLE_SPEED_MAX] = speed[:, :, [LEFT_ANKLE, RIGHT_ANKLE]].max(axis=-1)
+
+    # Irregular motion: how fast the velocities themselves change.
+    vel_ok = np.zeros_like(present)
+    vel_ok[:, 1:] = present[:, 1:] & present[:, :-1]
+    box_accel = _rate(box_vel, vel_ok, rate_hz)
+    feats[:, :, COL_BOX_ACCEL] = np.minimum(np.linalg.norm(box_accel, axis=-1), ACCEL_CAP)
+    wrists = [LEFT_WRIST, RIGHT_WRIST]
+    wrist_vel = kp_vel[:, :, wrists].reshape(n_tracks, n_steps, -1)
+    wrist_accel = _rate(wrist_vel, vel_ok, rate_hz).reshape(n_tracks, n_steps, 2, 2)
+    accel_ok = np.zeros_like(ok_pair[:, :, wrists])
+    accel_ok[:, 1:] = ok_pair[:, 1:, wrists] & ok_pair[:, :-1, wrists]
+    wrist_accel_norm = np.where(accel_ok, np.linalg.norm(wrist_accel, axis=-1), 0.0)
+    feats[:, :, COL_WRIST_ACCEL_MAX] = np.minimum(wrist_accel_norm.max(axis=-1), ACCEL_CAP)
+
+    feats[:, :, COL_TORSO_TILT] = _torso_tilt(kp_norm, kp_ok)
+    feats[:, :, COL_ARM_REACH_MAX] = _arm_reach(kp_norm, kp_ok)
+    feats[:, :, COL_POSE_SPREAD] = _pose_spread(kp_norm, kp_ok)
+
+    # The people around: how many, and how agitated.
+    activity = np.where(present, feats[:, :, COL_KP_SPEED_MEAN], -np.inf)  # (N, T)
+    others = np.where(np.eye(n_tracks, dtype=bool)[:, :, None], -np.inf, activity[None, :, :])
+    others_max = others.max(axis=1)  # (N, T): over the other tracks j
+    feats[:, :, COL_OTHERS_SPEED_MAX] = np.where(np.isfinite(others_max), others_max, 0.0)
+    feats[:, :, COL_PEOPLE] = np.minimum(present.sum(axis=0) / PEOPLE_SCALE, 1.0)[None, :]
+    steps = np.arange(n_steps)[None, :]
+    nb_activity = activity[np.maximum(nearest, 0), steps]
+    feats[:, :, COL_NB_SPEED] = np.where((nearest >= 0) & np.isfinite(nb_activity),
+                                         nb_activity, 0.0)
     feats[~present] = 0.0
     return feats.astype(np.float32)
+
+
+def _mean_point(kp: np.ndarray, ok: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of keypoints a and b where confident (either one alone will do): (..., 2), ok."""
+    weight = ok[..., [a, b]].astype(np.float64)
+    total = weight.sum(axis=-1)
+    point = (kp[..., [a, b], :] * weight[..., None]).sum(axis=-2) / np.maximum(total, 1)[..., None]
+    return point, total > 0
+
+
+def _torso_tilt(kp: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Angle of the hips-to-shoulders axis from upright, / pi; 0 where not confident."""
+    shoulders, has_shoulders = _mean_point(kp, ok, LEFT_SHOULDER, RIGHT_SHOULDER)
+    hips, has_hips = _mean_point(kp, ok, LEFT_HIP, RIGHT_HIP)
+    axis = shoulders - hips
+    tilt = np.arctan2(np.abs(axis[..., 0]), -axis[..., 1]) / np.pi
+    valid = has_shoulders & has_hips & (np.linalg.norm(axis, axis=-1) > 1e-6)
+    return np.where(valid, tilt, 0.0)
+
+
+def _arm_reach(kp: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Longest confident shoulder-to-wrist distance (kp already in box heights)."""
+    reach = np.zeros(kp.shape[:-2])
+    for shoulder, wrist in ((LEFT_SHOULDER, LEFT_WRIST), (RIGHT_SHOULDER, RIGHT_WRIST)):
+        both = ok[..., shoulder] & ok[..., wrist]
+        length = np.linalg.norm(kp[..., wrist, :] - kp[..., shoulder, :], axis=-1)
+        reach = np.maximum(reach, np.where(both, np.minimum(length, DISTANCE_CAP), 0.0))
+    return reach
+
+
+def _pose_spread(kp: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """RMS distance of the confident keypoints from their mean; 0 with fewer than two."""
+    count = ok.sum(axis=-1)
+    mean = (kp * ok[..., None]).sum(axis=-2) / np.maximum(count, 1)[..., None]
+    squared = (np.linalg.norm(kp - mean[..., None, :], axis=-1) ** 2 * ok).sum(axis=-1)
+    return np.where(count >= 2, np.sqrt(squared / np.maximum(count, 1)), 0.0)
 
 
 def track_features(
@@ -387,10 +477,11 @@ def person_sequences(
     """The latest `window` grid steps of every track seen in them: (window, FEATURE_DIM) each.
 
     The window ends at the last grid time at or before the newest frame; steps before a track
-    appeared, or where it was absent, are zeros (masked by the model). Only frames from one step
-    before the window on matter, so a caller may keep just the last (window + 1) / rate_hz
-    seconds plus one frame. With `require_latest`, only tracks present at the window's last step
-    are returned (the people on screen now, not those who left during the window).
+    appeared, or where it was absent, are zeros (masked by the model). Only frames from
+    CONTEXT_STEPS steps before the window on matter, so a caller may keep just the last
+    (window + CONTEXT_STEPS) / rate_hz seconds plus max_gap_s. With `require_latest`, only
+    tracks present at the window's last step are returned (the people on screen now, not
+    those who left during the window).
     """
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
@@ -398,15 +489,15 @@ def person_sequences(
         return {}
     t_last = max(f.time_s for f in frames)
     last = math.floor(t_last * rate_hz + _TIME_EPS)
-    # One step more than the window so the first step has its velocity.
-    grid = np.arange(last - window, last + 1, dtype=np.float64) / rate_hz
+    # Steps before the window so that its first step has its velocity and acceleration.
+    grid = np.arange(last - window - CONTEXT_STEPS + 1, last + 1, dtype=np.float64) / rate_hz
     # Frames further than max_gap_s outside the grid cannot affect it.
     margin = (params or FeatureParams()).max_gap_s + _TIME_EPS
     near = [f for f in frames if grid[0] - margin <= f.time_s <= grid[-1] + margin]
     tracks = resample_tracks(near, rate_hz, params, grid=grid)
-    feats = features_from_resampled(tracks, rate_hz, params)[:, 1:]
+    feats = features_from_resampled(tracks, rate_hz, params)[:, CONTEXT_STEPS:]
     present = np.asarray(
-        tracks.present[:, -1] if require_latest else tracks.present[:, 1:].any(axis=1)
+        tracks.present[:, -1] if require_latest else tracks.present[:, CONTEXT_STEPS:].any(axis=1)
     )
     return {tid: feats[i] for i, tid in enumerate(tracks.track_ids) if present[i]}
 
@@ -446,3 +537,36 @@ def clip_windows(
     if not blocks:
         return np.zeros((0, window, FEATURE_DIM), dtype=np.float32), np.zeros(0, dtype=np.int64)
     return np.concatenate(blocks), np.concatenate(owners)
+
+
+# COCO left/right keypoint pairs (eyes, ears, shoulders, elbows, wrists, hips, knees, ankles).
+MIRROR_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
+
+
+def _mirror_keypoint_order() -> np.ndarray:
+    order = np.arange(NUM_KEYPOINTS)
+    for left, right in MIRROR_PAIRS:
+        order[left], order[right] = right, left
+    return order
+
+
+def mirror_features(x: np.ndarray) -> np.ndarray:
+    """The same windows seen in a mirror (x -> -x, left <-> right): (..., FEATURE_DIM) in and out.
+
+    A fight mirrored is still a fight, so training may add these (augmentation). Padding stays
+    all zeros, so the mask is unchanged.
+    """
+    out = np.array(x, copy=True)
+    order = _mirror_keypoint_order()
+    lead = out.shape[:-1]
+    kp_xy = out[..., COLS_KP_XY].reshape(*lead, NUM_KEYPOINTS, 2)[..., order, :]
+    kp_xy[..., 0] *= -1.0
+    out[..., COLS_KP_XY] = kp_xy.reshape(*lead, -1)
+    out[..., COLS_KP_CONF] = out[..., COLS_KP_CONF][..., order]
+    kp_vel = out[..., COLS_KP_VEL].reshape(*lead, NUM_KEYPOINTS, 2)[..., order, :]
+    kp_vel[..., 0] *= -1.0
+    out[..., COLS_KP_VEL] = kp_vel.reshape(*lead, -1)
+    for column in (COLS_BOX_VEL.start, COLS_NB_OFFSET.start, COLS_NB_REL_VEL.start):
+        out[..., column] *= -1.0
+    out[out == 0.0] = 0.0  # no negative zeros: padding must stay exactly the mask value
+    return out

@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from services.classify.features import mirror_features
 from services.classify.model import (
     Aggregation,
     build_bag_model,
@@ -34,6 +35,7 @@ from services.classify.model import (
 )
 
 Split = tuple[np.ndarray, np.ndarray]
+IGNORED_VARIANCE = 1e12  # values up to ~1e3 become < 1e-3 after standardisation
 
 
 def set_global_seed(seed: int) -> None:
@@ -356,6 +358,10 @@ class TrainParams:
     aggregation: Aggregation = "max"
     bag_size: int = 32
     inner_val_splits: int = 5  # one of these grouped folds of the training clips stops early
+    mirror: bool = False  # add every training clip mirrored (x -> -x, left <-> right)
+    # Feature columns the model must not use: the standardisation scales them to ~0 (variance
+    # IGNORED_VARIANCE), so the input shape, and the service, stay the same.
+    ignore_columns: tuple[int, ...] = ()
     verbose: int = 0
 
 
@@ -442,7 +448,17 @@ def fit_person_model(
     set_global_seed(params.seed)
     clip_labels = np.asarray(clip_labels, dtype=np.float32)
     x_train, wc_train = _subset(x, window_clip, train_clips)
+    train_labels = clip_labels[train_clips]
+    if params.mirror:
+        # Mirrored copies are clips of their own (bags of their own in MIL).
+        x_train = np.concatenate([x_train, mirror_features(x_train)])
+        wc_train = np.concatenate([wc_train, wc_train + len(train_clips)])
+        train_labels = np.concatenate([train_labels, train_labels])
+    n_train = len(train_labels)
     mean, variance = standardisation_stats(x_train)
+    if params.ignore_columns:
+        ignored = list(params.ignore_columns)
+        mean[ignored], variance[ignored] = 0.0, IGNORED_VARIANCE
     model = build_model(
         x.shape[2], x.shape[1], params.lstm_units, params.seed, params.dropout, mean, variance
     )
@@ -460,13 +476,13 @@ def fit_person_model(
         ]
     optimizer = keras.optimizers.Adam(learning_rate=params.learning_rate)
     if params.mode == "mil":
-        bags = make_bags(x_train, wc_train, np.arange(len(train_clips)), params.bag_size)
+        bags = make_bags(x_train, wc_train, np.arange(n_train), params.bag_size)
         trainable = build_bag_model(model, params.bag_size, params.aggregation)
         # No XLA: on CPU its compile time outweighs the small model's run time.
         trainable.compile(optimizer=optimizer, loss="binary_crossentropy", jit_compile=False)
         history = trainable.fit(
             bags,
-            clip_labels[train_clips],
+            train_labels,
             epochs=params.epochs,
             batch_size=params.batch_size,
             shuffle=True,
@@ -475,7 +491,7 @@ def fit_person_model(
         )
     else:
         # Every clip weighs the same however many windows it has.
-        per_clip = np.bincount(wc_train, minlength=len(train_clips)).astype(np.float64)
+        per_clip = np.bincount(wc_train, minlength=n_train).astype(np.float64)
         weights = 1.0 / per_clip[wc_train]
         weights *= len(weights) / weights.sum()
         model.compile(
@@ -483,7 +499,7 @@ def fit_person_model(
         )
         history = model.fit(
             x_train,
-            clip_labels[train_clips][wc_train].astype(np.int64),
+            train_labels[wc_train].astype(np.int64),
             sample_weight=weights,
             epochs=params.epochs,
             batch_size=params.batch_size,
@@ -494,11 +510,43 @@ def fit_person_model(
     return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
+def shift_scores(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Move the decision threshold to 0.5: sigmoid(logit(s) - logit(threshold)). Monotone, so
+    rankings (ROC AUC) and every max/k-th-largest rule commute with it; the shipped model gets
+    the same shift in its output bias (`model.shift_decision_threshold`)."""
+    s = np.clip(np.asarray(scores, dtype=np.float64), 1e-7, 1 - 1e-7)
+    t = float(np.clip(threshold, 1e-7, 1 - 1e-7))
+    return 1.0 / (1.0 + np.exp(-(np.log(s / (1 - s)) - math.log(t / (1 - t)))))
+
+
+THRESHOLD_GRID = np.round(np.arange(0.04, 0.97, 0.02), 2)
+
+
+def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The threshold with the best balanced accuracy (mean of the per-class recalls); ties go
+    to the median of the tied thresholds, the middle of the plateau. 0.5 without both classes."""
+    labels = np.asarray(labels).astype(bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    if labels.all() or not labels.any():
+        return 0.5
+    balanced = np.array([
+        (np.mean(scores[labels] >= t) + np.mean(scores[~labels] < t)) / 2 for t in THRESHOLD_GRID
+    ])
+    tied = THRESHOLD_GRID[np.isclose(balanced, balanced.max())]
+    return float(np.median(tied))
+
+
+# Clip scores from window scores: (scores of every window, NaN outside `clips`; clips) -> scores.
+ClipScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
 @dataclass(frozen=True)
 class CrossValidation:
-    clip_scores: np.ndarray  # out-of-fold score per clip
+    clip_scores: np.ndarray  # out-of-fold score per clip (threshold moved to 0.5 per fold)
     clip_fold: np.ndarray  # the fold in which each clip was validated
+    window_scores: np.ndarray  # out-of-fold score of every window (same shift)
     best_epochs: tuple[int, ...]  # epochs trained per fold before early stopping kept the best
+    thresholds: tuple[float, ...]  # per fold, chosen on its inner validation clips
     folds: tuple[Split, ...]
 
 
@@ -510,15 +558,32 @@ def cross_validate(
     n_splits: int,
     params: TrainParams,
     progress: Callable[[int, int], None] | None = None,
+    clip_scorer: ClipScorer | None = None,
+    tune_threshold: bool = False,
 ) -> CrossValidation:
     """Grouped k-fold: out-of-fold clip scores. Early stopping in each fold uses an inner grouped
-    split of that fold's training clips, never the fold's own validation clips."""
+    split of that fold's training clips, never the fold's own validation clips; with
+    `tune_threshold` the same inner clips choose the fold's decision threshold, and the fold's
+    scores are shifted so that it sits at 0.5. `clip_scorer` turns window scores into clip
+    scores (default: the max over the clip's windows)."""
     clip_labels = np.asarray(clip_labels)
     groups_arr = np.asarray(groups)
     folds = grouped_kfold(groups_arr, n_splits, clip_labels, params.seed)
     scores = np.full(len(clip_labels), np.nan)
+    window_scores = np.full(len(x), np.nan)
     clip_fold = np.full(len(clip_labels), -1, dtype=np.int64)
-    best_epochs = []
+    best_epochs, thresholds = [], []
+
+    def score_clips(model: keras.Model, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mine = np.isin(window_clip, clips)
+        per_window = np.full(len(x), np.nan)
+        per_window[mine] = predict_windows(model, x[mine])
+        if clip_scorer is not None:
+            return clip_scorer(per_window, clips), per_window
+        _, wc = _subset(x, window_clip, clips)
+        return (clip_scores_from_windows(per_window[mine], wc, len(clips), params.aggregation),
+                per_window)
+
     for fold, (train, val) in enumerate(folds):
         inner_train, inner_val = grouped_kfold(
             groups_arr[train],
@@ -531,14 +596,20 @@ def cross_validate(
         )
         losses = history.get("val_clip_loss", [])
         best_epochs.append(int(np.argmin(losses)) + 1 if losses else params.epochs)
-        x_val, wc_val = _subset(x, window_clip, val)
-        scores[val] = clip_scores_from_windows(
-            predict_windows(model, x_val), wc_val, len(val), params.aggregation
-        )
+        threshold = 0.5
+        if tune_threshold:
+            inner_scores, _ = score_clips(model, train[inner_val])
+            threshold = best_threshold(clip_labels[train[inner_val]], inner_scores)
+        thresholds.append(threshold)
+        val_scores, per_window = score_clips(model, val)
+        mine = np.isin(window_clip, val)
+        window_scores[mine] = shift_scores(per_window[mine], threshold)
+        scores[val] = shift_scores(val_scores, threshold)
         clip_fold[val] = fold
         if progress is not None:
             progress(fold + 1, len(folds))
-    return CrossValidation(scores, clip_fold, tuple(best_epochs), tuple(folds))
+    return CrossValidation(scores, clip_fold, window_scores, tuple(best_epochs),
+                           tuple(thresholds), tuple(folds))
 
 
 # --------------------------------------------------------------------------- plots

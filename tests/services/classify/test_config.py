@@ -16,7 +16,7 @@ def test_defaults_point_at_the_committed_model() -> None:
     assert config.model_path == DEFAULT_MODEL_PATH
     assert config.model_path.parts[-4:] == ("services", "classify", "weights", "violence.keras")
     assert config.k <= config.n
-    assert config.history_seconds == pytest.approx((config.window + 1) / config.rate_hz)
+    assert config.history_seconds == pytest.approx((config.window + 2) / config.rate_hz)
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
-from services.classify.events import EventKind, EventTracker, EventUpdate, event_id
+from services.classify.events import (
+    EventKind,
+    EventTracker,
+    EventUpdate,
+    event_id,
+    opening_score,
+)
 
 FPS = 10.0
 HIGH, LOW = 0.9, 0.1
@@ -154,3 +161,33 @@ def test_expire_closes_a_stalled_stream() -> None:
 def test_bad_parameters_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         EventTracker("cam", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(("k", "n"), [(1, 1), (3, 5), (2, 4)])
+def test_opening_score_matches_the_tracker(seed: int, k: int, n: int) -> None:
+    """Thresholding the opening score answers 'would the tracker open an event?' exactly."""
+    rng = np.random.default_rng(seed)
+    peaks = rng.random(rng.integers(0, 25)).round(2)
+    score = opening_score(peaks, k, n)
+    for threshold in np.linspace(0.0, 1.0, 21):
+        tracker = EventTracker("c", on_threshold=float(threshold), k=k, n=n, quiet_seconds=100)
+        opened = any(
+            u.kind is EventKind.OPENED
+            for i, p in enumerate(peaks)
+            for u in tracker.update(i, i / FPS, {1: float(p)})
+        )
+        assert opened == (len(peaks) >= k and score >= threshold), (threshold, score)
+
+
+@pytest.mark.parametrize(
+    ("peaks", "k", "n", "expected"),
+    [
+        ([], 3, 5, 0.0),
+        ([0.9, 0.9], 3, 5, 0.0),  # fewer frames than k: no event can open
+        ([0.9, 0.8, 0.7], 3, 5, 0.7),
+        ([0.9, 0.1, 0.1, 0.1, 0.1, 0.9, 0.9], 3, 5, 0.1),  # the first 0.9 is out of reach
+    ],
+)
+def test_opening_score_examples(peaks: list[float], k: int, n: int, expected: float) -> None:
+    assert opening_score(peaks, k, n) == pytest.approx(expected)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from tensorflow.python.framework import config as tf_config
 
+from services.classify import model as M
 from services.classify import training as T
 from services.classify.features import COL_KP_SPEED_MEAN, COL_PRESENT, FEATURE_DIM
 
@@ -220,3 +221,52 @@ def test_clip_scores_from_windows() -> None:
         np.array([0.1, 0.7, 0.2, 0.5]), np.array([0, 0, 2, 2]), n_clips=3
     )
     np.testing.assert_allclose(scores, [0.7, 0.0, 0.5])
+
+
+def test_ignored_columns_cannot_move_the_scores() -> None:
+    x, window_clip, labels, _ = _separable(8, seed=4)
+    ignored = (NOISY_COLUMNS[0], COL_KP_SPEED_MEAN)
+    params = T.TrainParams(epochs=2, learning_rate=1e-2, lstm_units=4, mode="inherit", seed=2,
+                           ignore_columns=ignored)
+    model, _ = T.fit_person_model(x, window_clip, labels, np.arange(8), None, params)
+    changed = x.copy()
+    changed[:, :, list(ignored)] += 50.0 * (changed[:, :, [COL_PRESENT]] > 0)
+    np.testing.assert_allclose(M.predict_windows(model, changed), M.predict_windows(model, x),
+                               atol=1e-3)
+
+
+def test_mirror_doubles_the_training_clips() -> None:
+    x, window_clip, labels, _ = _separable(6, seed=5)
+    params = T.TrainParams(epochs=1, lstm_units=4, mode="mil", bag_size=4, batch_size=4,
+                           mirror=True, seed=1)
+    _, history = T.fit_person_model(x, window_clip, labels, np.arange(6), None, params)
+    assert len(history["loss"]) == 1  # 12 bags of 4 clips each: it trains
+
+
+@pytest.mark.parametrize(
+    ("labels", "scores", "expected"),
+    [
+        ([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4], 0.25),  # anywhere in (0.2, 0.3]: the middle
+        ([0, 0, 1, 1], [0.6, 0.7, 0.8, 0.9], 0.75),
+        ([1, 1], [0.2, 0.3], 0.5),  # one class: no information, keep 0.5
+    ],
+)
+def test_best_threshold(labels: list[int], scores: list[float], expected: float) -> None:
+    assert T.best_threshold(np.array(labels), np.array(scores)) == pytest.approx(expected, abs=0.02)
+
+
+def test_shifted_scores_put_the_threshold_at_one_half() -> None:
+    scores = np.array([0.05, 0.2, 0.3, 0.31, 0.9])
+    shifted = T.shift_scores(scores, 0.3)
+    assert shifted[2] == pytest.approx(0.5)
+    assert np.all(np.diff(shifted) > 0)  # order kept: AUC unchanged
+    np.testing.assert_array_equal(shifted >= 0.5 - 1e-9, scores >= 0.3)
+
+
+def test_the_model_shift_matches_the_score_shift() -> None:
+    model = M.build_model(FEATURE_DIM, 16, lstm_units=4, seed=1)
+    x, *_ = _separable(4, seed=6)
+    before = M.predict_windows(model, x)
+    M.shift_decision_threshold(model, 0.3)
+    np.testing.assert_allclose(M.predict_windows(model, x), T.shift_scores(before, 0.3),
+                               atol=1e-5)
