@@ -21,7 +21,7 @@ from services.repository.config import RepositoryConfig
 from services.track.config import TrackConfig
 
 # Environment variables of the tools around the services, not of the services themselves.
-NOT_SETTINGS = {"VIGIL_DATA_DIR", "VIGIL_MODEL_DIR"}
+NOT_SETTINGS = {"VIGIL_DATA_DIR", "VIGIL_MODEL_DIR", "VIGIL_FEATURE_CACHE", "VIGIL_CI_LOGS"}
 
 
 class _Section(BaseModel):

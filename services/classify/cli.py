@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,13 +55,7 @@ def add_commands(commands: Any) -> None:
 def load_settings() -> Settings:
     from vigil.settings import Settings
 
-    # VIGIL_FEATURE_CACHE names a folder, not a setting; the settings refuse unknown VIGIL_ keys.
-    saved = os.environ.pop("VIGIL_FEATURE_CACHE", None)
-    try:
-        return Settings()
-    finally:
-        if saved is not None:
-            os.environ["VIGIL_FEATURE_CACHE"] = saved
+    return Settings()
 
 
 def _cache_root(given: Path | None) -> Path:

@@ -42,6 +42,10 @@ NEGATIVE_FOLDERS = frozenset({"nofight", "no_fight", "nofights", "nonviolence", 
 LABEL_NAMES = {"fight": 1, "violence": 1, "violent": 1, "1": 1,
                "nofight": 0, "no_fight": 0, "nonviolence": 0, "non_violence": 0, "0": 0}
 CACHE_FORMAT = 1
+# Detect settings that change how fast or where detection runs, never what a file yields
+# (max_live_lag_s sheds live frames only; uploads are never skipped). Checked: the same tracks.
+DETECT_SETTINGS_NOT_IN_TRACKS = frozenset({"model_dir", "batch_size", "intra_op_threads",
+                                           "max_live_lag_s"})
 
 
 @dataclass(frozen=True)
@@ -188,8 +192,7 @@ def pipeline_version(
     """A short hash of everything that changes the tracks the pipeline produces."""
     described = {
         "cache_format": CACHE_FORMAT,
-        "detect": detect.model_dump(mode="json", exclude={"model_dir", "batch_size",
-                                                          "intra_op_threads"}),
+        "detect": detect.model_dump(mode="json", exclude=set(DETECT_SETTINGS_NOT_IN_TRACKS)),
         "models": _model_hashes(detect.model_dir),
         "track": track.model_dump(mode="json"),
         "analysis_fps": ingest.analysis_fps,

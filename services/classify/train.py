@@ -8,6 +8,9 @@ learning (`model.py`): a clip is a bag of its person windows and is violent when
 A clip's score is the event rule's (`events.opening_score`): the highest threshold at which the
 service would open an event on the clip, so a clip scores >= `on_threshold` exactly when
 `vigil analyze` would report an event. The max over the clip's windows is reported beside it.
+Each fold chooses its decision threshold on its inner validation clips and its scores are
+shifted so that the threshold sits at 0.5; the final model's output bias gets the same shift
+(the median of the folds' thresholds), so the service's `on_threshold` of 0.5 means it.
 """
 
 from __future__ import annotations

@@ -137,5 +137,7 @@ def test_the_pipeline_version_follows_what_changes_tracks(
     base = pipeline_version(DetectConfig(), TrackConfig(), IngestConfig())
     assert pipeline_version(DetectConfig(), TrackConfig(), IngestConfig()) == base
     assert pipeline_version(detect, track, ingest) != base
-    # Progress reports change no track.
+    # Progress reports, batching and live-frame shedding change no track of a file.
     assert pipeline_version(DetectConfig(), TrackConfig(), IngestConfig(progress_every=7)) == base
+    assert pipeline_version(DetectConfig(batch_size=2, max_live_lag_s=9.0), TrackConfig(),
+                            IngestConfig()) == base
