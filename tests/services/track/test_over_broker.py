@@ -46,7 +46,9 @@ async def test_detect_and_track_processes_keep_ids_stable(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env.update(VIGIL_BUS__KIND="kafka", VIGIL_BUS__BOOTSTRAP_SERVERS=kafka_address,
-               VIGIL_BUS__PARTITIONS="4", VIGIL_STATE_DIR=str(tmp_path))
+               VIGIL_BUS__PARTITIONS="4", VIGIL_STATE_DIR=str(tmp_path),
+               # every frame counts here: no shedding of live frames on a slow machine
+               VIGIL_DETECT__MAX_LIVE_LAG_S="0")
     procs = {}
     for name in ("detect", "track"):
         port = free_port()
