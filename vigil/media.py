@@ -10,6 +10,7 @@ import abc
 import asyncio
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +48,14 @@ class MediaStore(abc.ABC):
     async def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo: ...
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
-        tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"vigil-put-{os.getpid()}-{id(data)}"
+        handle, name = tempfile.mkstemp(prefix="vigil-put-")
+        os.close(handle)
+        tmp = Path(name)
         await asyncio.to_thread(tmp.write_bytes, data)
         try:
             return await self.put_file(key, tmp, content_type)
         finally:
-            tmp.unlink(missing_ok=True)
+            await asyncio.to_thread(tmp.unlink, missing_ok=True)
 
     @abc.abstractmethod
     async def get_file(self, key: str, path: Path) -> None:
