@@ -9,35 +9,18 @@ from typing import Any
 
 import cv2
 
+from services.classify.bench import make_720p_clip
 from services.ingest.frames import sampled_frames
 from services.ingest.sampling import encode_jpeg
 from services.ingest.sources import SourceSpec, open_capture, video_info
-from vigil.settings import dataset_dir
-
-
-def _make_720p_source(path: Path, seconds: float = 20) -> None:
-    """A real clip upscaled to 1280x720 at 30 fps, looped to `seconds`."""
-    clip = dataset_dir() / "surveillance-fight" / "fight" / "fi005.mp4"
-    frames = []
-    capture = cv2.VideoCapture(str(clip))
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.resize(image, (1280, 720)))
-    capture.release()
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30, (1280, 720))
-    for i in range(int(seconds * 30)):
-        writer.write(frames[i % len(frames)])
-    writer.release()
 
 
 def run() -> dict[str, Any]:
     cv2.setNumThreads(1)  # one core
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "720p.mp4"
-        _make_720p_source(source)
-        results: dict[str, Any] = {"source": "1280x720 at 30 fps, 20 s, mpeg4", "threads": 1}
+        make_720p_clip(source, seconds=20)
+        results: dict[str, Any] = {"source": "1280x720 at 30 fps, 20 s, H.264", "threads": 1}
         for rate in (10.0, 30.0):
             capture = open_capture(SourceSpec("file", str(source)))
             info = video_info(capture)

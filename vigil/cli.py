@@ -12,7 +12,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
 
-from services.gateway.service import GatewayService
 from vigil import topics
 from vigil.compose import SERVICE_NAMES, Runtime, build_service, make_bus, make_media
 from vigil.docstore import EmbeddedMongo
@@ -140,6 +139,8 @@ async def run_all(settings: Settings, sources: list[str]) -> int:
         raise
     url = f"http://{settings.http.host}:{settings.http.port}"
     log.info("vigil is running", extra={"url": url, "data_dir": str(settings.state_dir)})
+    from services.gateway.service import GatewayService
+
     gateway = next(s for s in services if isinstance(s, GatewayService))
     for number, source in enumerate(sources, start=1):
         await gateway.start_camera(f"camera-{number}", source)  # listed in the UI, started
