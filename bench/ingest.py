@@ -11,7 +11,7 @@ import cv2
 
 from services.classify.bench import make_720p_clip
 from services.ingest.frames import sampled_frames
-from services.ingest.sampling import encode_jpeg
+from services.ingest.sampling import frame_jpeg
 from services.ingest.sources import SourceSpec, open_capture, video_info
 
 
@@ -27,7 +27,7 @@ def run() -> dict[str, Any]:
             started = time.perf_counter()
             published = 0
             for frame in sampled_frames(capture, rate, info.fps, live=False):
-                encode_jpeg(frame.image, 85, 1920)
+                frame_jpeg(frame.image, 85, 1920)
                 published += 1
             elapsed = time.perf_counter() - started
             capture.release()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from vigil.errors import BadInput
+from vigil.images import encode_jpeg, fit_width
 
 
 class Sampler:
@@ -32,18 +32,12 @@ class Sampler:
         return True
 
 
-def encode_jpeg(image: np.ndarray, quality: int, max_width: int) -> tuple[bytes, int, int]:
+def frame_jpeg(image: np.ndarray, quality: int, max_width: int) -> tuple[bytes, int, int]:
+    """The frame as published: at most `max_width` wide, JPEG; with its width and height."""
     if image is None or image.size == 0 or image.ndim != 3:
         raise BadInput("empty or malformed frame")
-    height, width = image.shape[:2]
-    if width > max_width:
-        height = round(height * max_width / width)
-        width = max_width
-        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise BadInput("JPEG encoding failed")
-    return buffer.tobytes(), width, height
+    scaled = fit_width(image, max_width)
+    return encode_jpeg(scaled, quality), scaled.shape[1], scaled.shape[0]
 
 
 def expected_frames(duration_s: float, rate: float) -> int:

@@ -13,7 +13,7 @@ from services.ingest.camera import CameraRunner
 from services.ingest.config import IngestConfig
 from services.ingest.frames import RawFrame, sampled_frames
 from services.ingest.metrics import CAMERA_STATE, FRAMES_INGESTED, UPLOAD_JOBS
-from services.ingest.sampling import encode_jpeg, expected_frames
+from services.ingest.sampling import expected_frames, frame_jpeg
 from services.ingest.sources import SourceSpec, open_capture, parse_source, video_info
 from vigil import topics
 from vigil.bus import Bus
@@ -102,7 +102,7 @@ class IngestService:
 
     async def _publish_frame(self, ref: FrameRef, frame: RawFrame) -> None:
         jpeg, width, height = await asyncio.to_thread(
-            encode_jpeg, frame.image, self.config.jpeg_quality, self.config.max_width
+            frame_jpeg, frame.image, self.config.jpeg_quality, self.config.max_width
         )
         ref.width, ref.height = width, height
         await self.publisher.publish(topics.FRAMES, ref.camera_id, Frame(ref=ref, jpeg=jpeg))

@@ -41,7 +41,7 @@ import numpy as np
 from services.repository.clips import ClipAssembler, ClipPart, EventClosed, EventOpened, SourceFrame
 from services.repository.config import RepositoryConfig, VideoCodec
 from services.repository.culprits import CulpritPicker, CulpritSighting
-from services.repository.encode import ClipInfo, ClipWriter, clip_suffix, encode_jpeg
+from services.repository.encode import ClipInfo, ClipWriter, clip_suffix
 from services.repository.inputs import CulpritScore, EventIn, UpdateKind
 from services.repository.keys import clip_part_key
 from services.repository.outputs import (
@@ -52,6 +52,7 @@ from services.repository.outputs import (
     PartMeta,
     PartReady,
 )
+from vigil.images import encode_jpeg
 
 FIGHT_CLIP = "surveillance-fight/fight/fi051.mp4"
 QUIET_CLIP = "surveillance-fight/noFight/nofi039.mp4"  # same camera view as FIGHT_CLIP

@@ -32,11 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import cv2
 import numpy as np
 
 from services.repository.config import RepositoryConfig
 from services.repository.encode import ClipInfo, ClipWriter, clip_suffix
+from vigil.errors import BadInput
+from vigil.images import decode_jpeg
 
 log = logging.getLogger(__name__)
 
@@ -305,8 +306,9 @@ class ClipAssembler:
             return []
         if clip.window_end is not None and frame.captured_at > clip.window_end + TIME_TOLERANCE_S:
             return []
-        bgr = cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None:
+        try:
+            bgr = decode_jpeg(frame.jpeg)
+        except BadInput:
             log.warning("frame %d of event %s is not a decodable JPEG", frame.index, clip.event_id)
             return []
         parts: list[ClipPart] = []

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from services.repository.config import RepositoryConfig
-from services.repository.encode import encode_jpeg
+from vigil.images import encode_jpeg
 
 FaceT = TypeVar("FaceT")
 

@@ -56,13 +56,6 @@ def clip_suffix(codec: VideoCodec) -> str:
     return CODECS[codec].suffix
 
 
-def encode_jpeg(bgr: np.ndarray, quality: int) -> bytes:
-    ok, buffer = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError(f"cannot encode a {bgr.shape} image as JPEG")
-    return buffer.tobytes()
-
-
 def _even(size: int) -> int:
     # yuv420p subsamples chroma 2x2, so both sides must be even.
     return max(2, size - size % 2)

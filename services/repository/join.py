@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from services.repository.clips import (
@@ -47,7 +46,6 @@ from services.repository.clips import (
 )
 from services.repository.config import RepositoryConfig
 from services.repository.culprits import Box, CulpritPick, CulpritPicker, CulpritSighting, cut_crop
-from services.repository.encode import encode_jpeg
 from services.repository.inputs import EventIn, FrameIn, PersonIn, UpdateKind, VerdictsIn
 from services.repository.keys import clip_part_key
 from services.repository.outputs import (
@@ -60,6 +58,8 @@ from services.repository.outputs import (
     StoredProgress,
 )
 from vigil import topics
+from vigil.errors import BadInput
+from vigil.images import decode_jpeg, encode_jpeg
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +101,11 @@ def face_picture(pick: CulpritPick[Any], margin: float, quality: int) -> bytes |
     if pick.face is None or pick.face_crop_jpeg is None:
         return None
     box = face_box(pick.face)
-    crop = cv2.imdecode(np.frombuffer(pick.face_crop_jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if box is None or crop is None:
+    if box is None:
+        return None
+    try:
+        crop = decode_jpeg(pick.face_crop_jpeg)
+    except BadInput:
         return None
     face = cut_crop(crop, box, margin)
     return encode_jpeg(face, quality) if face.size else None
@@ -378,9 +381,12 @@ class CameraJoin:
         ]
         if not sightings:
             return
-        bgr = cv2.imdecode(np.frombuffer(slot.frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
-        if bgr is not None:
-            state.picker.observe(bgr, index, sightings)
+        try:
+            bgr = decode_jpeg(slot.frame.jpeg)
+        except BadInput:
+            log.warning("frame %d is not a decodable JPEG; its culprits are not seen", index)
+            return
+        state.picker.observe(bgr, index, sightings)
 
     def _collect(self, parts: list[ClipPart], state: _EventState | None) -> list[Output]:
         outputs: list[Output] = []

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from services.ingest.sampling import Sampler, encode_jpeg, expected_frames
+from services.ingest.sampling import Sampler, expected_frames, frame_jpeg
 from services.ingest.sources import parse_source
 from vigil.errors import BadInput
 
@@ -44,14 +44,14 @@ def test_empty_source_is_refused() -> None:
 
 def test_encode_scales_down_wide_frames() -> None:
     image = np.full((1080, 1920, 3), 128, np.uint8)
-    jpeg, width, height = encode_jpeg(image, 80, 1280)
+    jpeg, width, height = frame_jpeg(image, 80, 1280)
     assert (width, height) == (1280, 720) and jpeg[:2] == b"\xff\xd8"
 
 
 @pytest.mark.parametrize("image", [np.zeros((0, 0, 3), np.uint8), np.zeros((4, 4), np.uint8)])
 def test_encode_refuses_empty_frames(image: np.ndarray) -> None:
     with pytest.raises(BadInput):
-        encode_jpeg(image, 80, 1280)
+        frame_jpeg(image, 80, 1280)
 
 
 def test_expected_frames() -> None:
