@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.gateway.context import GatewayContext
-from services.gateway.routers import auth, cameras, events, live, media, uploads, users
+from services.gateway.routers import auth, cameras, events, live, media, schema, uploads, users
 from services.gateway.static import DEFAULT_DIST, web_router
 from vigil.errors import BadInput, Unavailable
 from vigil.runtime.process import Service, probes_router
@@ -29,9 +29,10 @@ def build_app(
             await context.close()
 
     app = FastAPI(title="Vigil", summary="Violence detection in CCTV: the gateway API",
-                  version="1", lifespan=lifespan)
+                  version="1", lifespan=lifespan,
+                  openapi_url=None, docs_url=None, redoc_url=None)
     app.state.gateway = context
-    for module in (auth, users, cameras, uploads, events, media, live):
+    for module in (auth, users, cameras, uploads, events, media, live, schema):
         app.include_router(module.router)
     app.include_router(probes_router(services))
     app.include_router(web_router(web_dist))  # last: its page route takes any other path

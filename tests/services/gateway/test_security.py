@@ -38,6 +38,16 @@ async def test_every_endpoint_but_the_public_ones_needs_a_token(gateway: Running
         assert response.json() == {"detail": "not authenticated"}
 
 
+async def test_the_api_schema_is_for_signed_in_users_only(gateway: RunningGateway) -> None:
+    assert (await gateway.client.get("/api/openapi.json")).status_code == 401
+    user = await account(gateway.client, "admin")
+    schema = (await gateway.client.get("/api/openapi.json", headers=user)).json()
+    assert "/api/events" in schema["paths"] and "/api/openapi.json" not in schema["paths"]
+    for path in ("/openapi.json", "/docs", "/redoc"):  # FastAPI's public defaults are off
+        response = await gateway.client.get(path)
+        assert "openapi" not in response.text.lower(), path
+
+
 async def test_the_public_endpoints_answer_without_one(gateway: RunningGateway) -> None:
     for path in ("/healthz", "/readyz", "/metrics"):
         assert (await gateway.client.get(path)).status_code == 200, path
