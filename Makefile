@@ -9,7 +9,7 @@ export VIGIL_DATA_DIR ?= $(abspath ../shared/data)
 SOURCE ?= $(wildcard $(VIGIL_DATA_DIR)/surveillance-fight/fight/fi005.mp4)
 RUN_ARGS ?= $(if $(SOURCE),--source $(SOURCE))
 
-.PHONY: setup run test lint bench cluster models proto web clean
+.PHONY: setup run test lint bench cluster models proto web image clean
 
 setup: $(VENV)/.installed proto web models
 
@@ -54,6 +54,16 @@ cluster: setup
 
 bench: setup
 	$(PY) -m bench
+
+# The container image with BuildKit, then its smoke check (not part of `make test`). Where no
+# image registry is reachable: deploy/docker/local-base.sh, then
+# IMAGE_ARGS="--network host --build-arg PYTHON_IMAGE=vigil-base/python:3.11-bookworm
+# --build-arg NODE_IMAGE=vigil-base/node:20-bookworm" (docs/operations.md).
+IMAGE ?= vigil:dev
+DOCKER ?= docker
+image:
+	DOCKER_BUILDKIT=1 $(DOCKER) build -f deploy/docker/Dockerfile -t $(IMAGE) $(IMAGE_ARGS) .
+	DOCKER=$(DOCKER) deploy/docker/check-image.sh $(IMAGE)
 
 clean:
 	rm -rf vigil/v1 $(WEB)/dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,7 @@
 """Every topic on the bus, with the one message type it carries.
 
-Keys are camera ids (job ids for the job topics).
+Keys are camera ids (job ids for the job topics). A compacted topic keeps the latest record of each
+key (Kafka's `cleanup.policy=compact`); an empty value there deletes the key.
 """
 
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from vigil.v1 import (
     events_pb2,
     frames_pb2,
     jobs_pb2,
+    track_state_pb2,
     tracks_pb2,
     verdicts_pb2,
 )
@@ -23,11 +25,13 @@ from vigil.v1 import (
 class Topic:
     name: str
     message: type[Message]
+    compacted: bool = False
 
 
 FRAMES = Topic("frames", frames_pb2.Frame)
 DETECTIONS = Topic("detections", detections_pb2.Detections)
 TRACKS = Topic("tracks", tracks_pb2.Tracks)
+TRACK_STATE = Topic("track-state", track_state_pb2.TrackerState, compacted=True)
 VERDICTS = Topic("verdicts", verdicts_pb2.Verdicts)
 EVENTS = Topic("events", events_pb2.Event)
 JOBS = Topic("jobs", jobs_pb2.UploadJob)
@@ -40,6 +44,7 @@ ALL = (
     FRAMES,
     DETECTIONS,
     TRACKS,
+    TRACK_STATE,
     VERDICTS,
     EVENTS,
     JOBS,
@@ -48,3 +53,5 @@ ALL = (
     CAMERA_STATUS,
     DEAD_LETTERS,
 )
+
+COMPACTED = frozenset(t.name for t in ALL if t.compacted)

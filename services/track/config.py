@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class TrackConfig(BaseModel):
-    """DeepSORT parameters.
+    """DeepSORT parameters, and how the service keeps each camera's tracker resumable.
 
     lambda_ and max_cosine_distance were chosen with `python -m services.track.evaluate --sweep`
     (perturbed TUD, simulated appearance, seeds 1-3): lambda_ 0 and 0.1 tie for the best IDF1
@@ -45,4 +45,20 @@ class TrackConfig(BaseModel):
         default=False,
         description="Also output confirmed tracks not matched this frame (predicted box, "
         "detection_index None).",
+    )
+    snapshot_every: int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        description="Frames of a camera between two snapshots of its tracker on `track-state` "
+        "(50: 5 s at 10 fps analysis; a snapshot with full galleries is 1.7-2.8 MB, so this "
+        "bounds the topic's traffic, and a takeover replays at most this many frames); a "
+        "camera's first frame is snapshotted too.",
+    )
+    max_replay_records: int = Field(
+        default=2000,
+        ge=0,
+        le=1_000_000,
+        description="At most this many `detections` records (all cameras of the partition) are "
+        "read back to bring a restored snapshot up to the record in hand.",
     )

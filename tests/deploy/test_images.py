@@ -1,5 +1,5 @@
-"""The Dockerfile and the single-machine compose file, read statically (neither can be built or
-started on the development machines: no container registry is reachable from them)."""
+"""The Dockerfile and the single-machine compose file, read statically. `make image` builds and
+checks the image itself (docs/operations.md); the compose file needs registry images to start."""
 
 from __future__ import annotations
 
@@ -35,6 +35,16 @@ def test_final_image_is_slim_non_root_without_build_tools() -> None:
     copied_from = {re.search(r"--from=(\S+)", c).group(1)  # type: ignore[union-attr]
                    for c in runtime.args("COPY") if "--from=" in c}
     assert copied_from == {"builder"}, "only the built venv, app and models reach the image"
+
+
+def test_dockerfile_needs_no_frontend_image() -> None:
+    """A `# syntax=` line makes BuildKit pull its frontend from a registry, and heredocs need such
+    a frontend on Docker before 23: the image must build where no image registry is reachable."""
+    text = (DEPLOY / "docker" / "Dockerfile").read_text()
+    assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
+    lines = {line.strip() for line in text.splitlines()}
+    heredocs = [w for w in re.findall(r"<<-?\s*[\"']?(\w+)", text) if w in lines]
+    assert not heredocs
 
 
 def test_entry_point_serves_one_service_with_a_health_check() -> None:

@@ -4,6 +4,11 @@ Two adapters implement it with the same semantics: `KafkaBus` (aiokafka, distrib
 `MemoryBus` (in-process, for `vigil run` and `vigil analyze`). The key picks the partition, so one
 key's records stay in order; a group splits a topic's partitions between its members; a member
 resumes from the group's committed offset after a restart or a rebalance.
+
+A partition can also be read back outside any group (`end_offset`, `read`): a service rebuilds
+its state from the stream that way after a rebalance. On a compacted topic (`vigil.topics`) the
+bus keeps at least the latest record of each key, and an empty value is a tombstone that deletes
+the key.
 """
 
 from __future__ import annotations
@@ -66,7 +71,20 @@ class Bus(abc.ABC):
 
     @abc.abstractmethod
     async def publish(self, topic: str, key: str, value: bytes) -> None:
-        """Append one record; returns once the bus has it."""
+        """Append one record; returns once the bus has it. An empty value is a tombstone."""
+
+    @abc.abstractmethod
+    async def partition_of(self, topic: str, key: str) -> int:
+        """The partition `publish` puts this key on."""
+
+    @abc.abstractmethod
+    async def end_offset(self, topic: str, partition: int) -> int:
+        """The offset the partition's next record will get."""
+
+    @abc.abstractmethod
+    async def read(self, topic: str, partition: int, start: int, end: int) -> list[Record]:
+        """The records of one partition with start <= offset < end that the bus still holds, in
+        order; retention and compaction leave gaps. Outside any group: commits nothing."""
 
     @abc.abstractmethod
     def consumer(self, topics: Sequence[str], group: str) -> Consumer: ...

@@ -1,16 +1,19 @@
 """The in-process bus: Kafka's semantics (partitions by key, consumer groups, committed offsets,
-size-bounded retention) inside one event loop, for `vigil run` and `vigil analyze`."""
+size-bounded retention, compacted topics) inside one event loop, for `vigil run` and
+`vigil analyze`."""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from vigil import topics
 from vigil.bus.base import Bus, Consumer, Record, TopicPartition
 from vigil.bus.partitioning import assign_ranges, partition_for
 
@@ -19,12 +22,37 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Partition:
-    base_offset: int = 0  # offset of log[0]; older records were dropped by retention
+    compacted: bool = False
+    # Oldest first. Offsets are contiguous, except on a compacted topic, whose log keeps only the
+    # newest record of each key (compaction at once, where Kafka does it in the background).
     log: deque[Record] = field(default_factory=deque)
+    end_offset: int = 0  # the next record's offset
+    latest: dict[str, int] = field(default_factory=dict)  # compacted: key -> its record's offset
 
     @property
-    def end_offset(self) -> int:
-        return self.base_offset + len(self.log)
+    def base_offset(self) -> int:
+        """The oldest offset held; older records were dropped by retention or compaction."""
+        return self.log[0].offset if self.log else self.end_offset
+
+    def index(self, offset: int) -> int:
+        """Position in the log of the first record at or after `offset`."""
+        if self.compacted:
+            return bisect.bisect_left(self.log, offset, key=lambda r: r.offset)
+        return max(0, offset - self.base_offset)
+
+    def append(self, record: Record) -> None:
+        if self.compacted:
+            older = self.latest.get(record.key)
+            if older is not None:
+                del self.log[self.index(older)]
+            self.latest[record.key] = record.offset
+        self.log.append(record)
+        self.end_offset += 1
+
+    def drop_oldest(self) -> None:
+        record = self.log.popleft()
+        if self.compacted:
+            del self.latest[record.key]
 
 
 @dataclass
@@ -35,11 +63,19 @@ class _Group:
 
 class MemoryBus(Bus):
     """Retention keeps `retention_records` per partition; a publisher that would drop a record
-    some reading group has not committed waits instead (the in-process form of backpressure)."""
+    some reading group has not committed waits instead (the in-process form of backpressure).
+    A compacted topic keeps only the newest record of each key, so its memory is bounded by its
+    keys rather than by its traffic."""
 
-    def __init__(self, partitions: int = 8, retention_records: int = 2000) -> None:
+    def __init__(
+        self,
+        partitions: int = 8,
+        retention_records: int = 2000,
+        compacted: Collection[str] = topics.COMPACTED,
+    ) -> None:
         self.partitions = partitions
         self.retention_records = retention_records
+        self.compacted = frozenset(compacted)
         self._topics: dict[str, list[_Partition]] = {}
         self._groups: dict[str, _Group] = {}
         self._new_data = asyncio.Condition()
@@ -60,7 +96,9 @@ class MemoryBus(Bus):
 
     def _create(self, name: str) -> list[_Partition]:
         if name not in self._topics:
-            self._topics[name] = [_Partition() for _ in range(self.partitions)]
+            self._topics[name] = [
+                _Partition(compacted=name in self.compacted) for _ in range(self.partitions)
+            ]
             for group in self._groups.values():
                 if any(name in m.topics for m in group.members.values()):
                     self._rebalance(group)
@@ -73,17 +111,26 @@ class MemoryBus(Bus):
         while len(part.log) >= self.retention_records:
             floor = self._committed_floor(topic, number)
             if floor is None or floor > part.base_offset:
-                part.log.popleft()  # every group is past it (or nobody reads the topic)
-                part.base_offset += 1
+                part.drop_oldest()  # every group is past it (or nobody reads the topic)
             else:
                 # Backpressure instead of loss: wait until the slowest group commits.
                 async with self._committed_more:
                     await self._committed_more.wait()
-        part.log.append(
+        part.append(
             Record(topic, number, part.end_offset, key, bytes(value), int(time.time() * 1000))
         )
         async with self._new_data:
             self._new_data.notify_all()
+
+    async def partition_of(self, topic: str, key: str) -> int:
+        return partition_for(key, len(self._create(topic)))
+
+    async def end_offset(self, topic: str, partition: int) -> int:
+        return self._create(topic)[partition].end_offset
+
+    async def read(self, topic: str, partition: int, start: int, end: int) -> list[Record]:
+        self._create(topic)
+        return self._read((topic, partition), start, end - start, end)
 
     def consumer(self, topics: Sequence[str], group: str) -> Consumer:
         return MemoryConsumer(self, list(topics), group, f"{group}-{next(self._member_ids)}")
@@ -137,10 +184,14 @@ class MemoryBus(Bus):
                     extra={"group": member.group, "topic": tp[0], "partition": tp[1]},
                 )
 
-    def _read(self, tp: TopicPartition, position: int, limit: int) -> list[Record]:
+    def _read(
+        self, tp: TopicPartition, position: int, limit: int, end: int | None = None
+    ) -> list[Record]:
+        """Up to `limit` records from `position` on, before `end` if given."""
         part = self._topics[tp[0]][tp[1]]
-        start = max(position, part.base_offset) - part.base_offset
-        return list(itertools.islice(part.log, start, start + limit))
+        start = part.index(position)
+        records = itertools.islice(part.log, start, start + max(0, limit))
+        return [r for r in records if end is None or r.offset < end]
 
     def _end_offset(self, tp: TopicPartition) -> int:
         return self._topics[tp[0]][tp[1]].end_offset

@@ -43,6 +43,33 @@ class Gallery:
             return np.zeros((0, 0), dtype=np.float32)
         return self._buffer[: self._count]
 
+    @property
+    def next_slot(self) -> int:
+        """The row of as_array() the next embedding overwrites (once the gallery is full)."""
+        return self._next
+
+    def newest(self, k: int) -> NDArray[np.float32]:
+        """The k most recent embeddings, oldest first."""
+        rows = self.as_array()
+        if self._count == self._size:  # full: the oldest is at next_slot
+            rows = np.roll(rows, -self._next, axis=0)
+        return rows[max(0, len(rows) - k) :]
+
+    @classmethod
+    def restored(cls, size: int, rows: NDArray[np.float32], next_slot: int) -> Gallery:
+        """The gallery whose as_array() and next_slot were these (services/track/snapshot.py)."""
+        count = len(rows)
+        full = count == size
+        if count > size or not (0 <= next_slot < size if full else next_slot == count):
+            raise ValueError(f"{count} rows, next slot {next_slot}: not a gallery of {size}")
+        gallery = cls(size)
+        if count:
+            gallery._buffer = np.empty((size, rows.shape[1]), dtype=np.float32)
+            gallery._buffer[:count] = rows
+        gallery._count = count
+        gallery._next = next_slot
+        return gallery
+
 
 def nearest_cosine_distance(
     gallery: NDArray[np.floating], embeddings: NDArray[np.floating]

@@ -45,6 +45,37 @@ class Track:
         # n_init = 1 means "trust the first detection"; otherwise wait for more hits.
         self.state = TrackState.CONFIRMED if n_init <= 1 else TrackState.TENTATIVE
 
+    @classmethod
+    def restored(
+        cls,
+        *,
+        mean: FloatArray,
+        covariance: FloatArray,
+        track_id: int,
+        n_init: int,
+        max_age: int,
+        state: TrackState,
+        hits: int,
+        age: int,
+        time_since_update: int,
+        gallery: Gallery,
+        last_detection_index: int | None,
+    ) -> Track:
+        """A track as a snapshot left it (services/track/snapshot.py)."""
+        track = cls.__new__(cls)
+        track.mean = mean
+        track.covariance = covariance
+        track.track_id = track_id
+        track.hits = hits
+        track.age = age
+        track.time_since_update = time_since_update
+        track.last_detection_index = last_detection_index
+        track.gallery = gallery
+        track._n_init = n_init
+        track._max_age = max_age
+        track.state = state
+        return track
+
     def to_xyxy(self) -> FloatArray:
         return xyah_to_xyxy(self.mean[:4])
 

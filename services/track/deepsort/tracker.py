@@ -97,7 +97,7 @@ class Tracker:
         self.kf = KalmanFilter()
         self.tracks: list[Track] = []
         self.rejected_detections = 0  # running count of unusable input rows (NaN, zero area)
-        self._next_id = 1
+        self.next_id = 1  # the id the next new track gets
 
     def update(
         self, boxes: np.ndarray, scores: np.ndarray, embeddings: np.ndarray | None = None
@@ -171,14 +171,14 @@ class Tracker:
             Track(
                 mean,
                 covariance,
-                self._next_id,
+                self.next_id,
                 self.config.n_init,
                 self.config.max_age,
                 self.config.gallery_size,
                 detection,
             )
         )
-        self._next_id += 1
+        self.next_id += 1
 
     def _outputs(self) -> list[TrackOutput]:
         return [

@@ -15,6 +15,8 @@ from services.track.config import TrackConfig
         {"max_age": 0},
         {"gallery_size": 0},
         {"min_detection_score": 2.0},
+        {"snapshot_every": 0},
+        {"max_replay_records": -1},
         {"unknown_field": 1},
     ],
 )

@@ -60,4 +60,41 @@ async def test_ids_are_stable_per_camera_and_freed_at_end_of_stream() -> None:
         ids = {tuple(sorted(p.track_id for p in t.people)) for t in confirmed}
         assert ids == {(1, 2)}, "each camera counts its own ids, stable over frames"
         assert all(len(p.keypoints) == 17 for t in confirmed for p in t.people)
-    assert set(service.trackers) == {"a"}, "camera b's upload ended: its state is freed"
+    assert set(service.cameras) == {"a"}, "camera b's upload ended: its state is freed"
+
+
+async def collect_tracks(bus: MemoryBus, count: int) -> list[Tracks]:
+    consumer = bus.consumer([topics.TRACKS.name], f"reader-{count}")
+    await consumer.start()
+    tracks: list[Tracks] = []
+    try:
+        while len(tracks) < count:
+            records = await consumer.poll(50, 5)
+            assert records, f"{len(tracks)} of {count} tracks"
+            tracks += [Tracks.FromString(r.value) for r in records]
+    finally:
+        await consumer.stop()
+    return tracks
+
+
+async def test_a_stream_that_ended_starts_fresh_on_any_worker() -> None:
+    bus = MemoryBus(partitions=2)
+    config = TrackConfig(n_init=2)
+    for worker, xs in enumerate(([10, 200], [400, 600])):  # two uploads reusing camera id "a"
+        service = TrackService(bus, config)
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop))
+        for index in range(6):
+            message = detections("a", index, [x + 5 * index for x in xs], last=index == 5)
+            await bus.publish(topics.DETECTIONS.name, "a", message.SerializeToString())
+        tracks = [t for t in await collect_tracks(bus, 6 * (worker + 1)) if t.frame.camera_id
+                  == "a"][6 * worker:]
+        stop.set()
+        await task
+        ids = {p.track_id for t in tracks for p in t.people}
+        assert ids == {1, 2}, "the second upload, on another worker, starts fresh"
+        assert service.cameras == {}
+        partition = await bus.partition_of(topics.TRACK_STATE.name, "a")
+        state = await bus.read(topics.TRACK_STATE.name, partition, 0,
+                               await bus.end_offset(topics.TRACK_STATE.name, partition))
+        assert [r.value for r in state if r.key == "a"] == [b""], "a tombstone is the last word"

@@ -166,6 +166,61 @@ async def test_undecodable_record_goes_to_dead_letters_and_loop_goes_on(
         await dead.stop()
 
 
+async def test_read_back_a_partition_outside_any_group(bus: Bus, topic: str) -> None:
+    await bus.ensure_topics([topic])
+    keys = [f"cam-{i}" for i in range(6)]
+    # Published together, so the Kafka client sends multi-record batches (whose end the test
+    # broker's ListOffsets gets wrong); an empty value is a tombstone and reads back empty.
+    sent = [(k, f"{k}:{n}".encode()) for n in range(4) for k in keys] + [("cam-0", b"")]
+    await asyncio.gather(*(bus.publish(topic, k, v) for k, v in sent))
+    consumer = bus.consumer([topic], f"g-{topic}")
+    await consumer.start()
+    try:
+        polled = await collect(consumer, len(sent))
+    finally:
+        await consumer.stop()
+    assert sorted((r.key, r.value) for r in polled) == sorted(sent)
+    for number in range(PARTITIONS):
+        mine = sorted((r for r in polled if r.partition == number), key=lambda r: r.offset)
+        assert [r.offset for r in mine] == list(range(len(mine)))
+        assert await bus.end_offset(topic, number) == len(mine)
+        whole = await bus.read(topic, number, 0, len(mine))
+        assert [(r.offset, r.key, r.value) for r in whole] == [
+            (r.offset, r.key, r.value) for r in mine
+        ]
+        assert await bus.read(topic, number, 0, len(mine) + 5) == whole, "no waiting past the end"
+        if len(mine) > 3:
+            assert [r.offset for r in await bus.read(topic, number, 1, 3)] == [1, 2]
+        assert await bus.read(topic, number, 2, 2) == []
+    for key in keys:
+        assert await bus.partition_of(topic, key) == partition_for(key, PARTITIONS)
+        assert {r.partition for r in polled if r.key == key} == {await bus.partition_of(topic, key)}
+    # Reading back committed nothing: the group still starts from the beginning.
+    again = bus.consumer([topic], f"g2-{topic}")
+    await again.start()
+    try:
+        assert len(await collect(again, len(sent))) == len(sent)
+    finally:
+        await again.stop()
+
+
+async def test_memory_bus_compacts_to_the_newest_record_of_each_key() -> None:
+    bus = MemoryBus(partitions=1, retention_records=4, compacted={"c"})
+    for key, value in [("a", b"1"), ("b", b"1"), ("a", b"2"), ("a", b"")]:
+        await bus.publish("c", key, value)
+    assert await bus.end_offset("c", 0) == 4, "offsets stay; compaction leaves gaps"
+    kept = [(r.offset, r.key, r.value) for r in await bus.read("c", 0, 0, 4)]
+    assert kept == [(1, "b", b"1"), (3, "a", b"")]
+    consumer = bus.consumer(["c"], "g")
+    await consumer.start()
+    assert [(r.offset, r.key) for r in await collect(consumer, 2)] == [(1, "b"), (3, "a")]
+    await consumer.stop()
+    for n in range(20):  # memory stays bounded by the keys: removed records leave the log
+        await bus.publish("c", "a", bytes([n]))
+    assert [(r.key, r.value) for r in await bus.read("c", 0, 0, 100)] == [("b", b"1"),
+                                                                          ("a", bytes([19]))]
+
+
 @pytest.mark.kafka
 async def test_unreachable_broker_at_start_retries_with_backoff(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
