@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import secrets
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -80,13 +82,26 @@ def main(argv: list[str] | None = None) -> int:
 
 async def serve_one(settings: Settings, name: str) -> int:
     runtime = Runtime(settings, make_bus(settings), make_media(settings))
-    await runtime.bus.start()
-    await runtime.bus.ensure_topics([t.name for t in topics.ALL])
-    await runtime.media.start()
-    service = build_service(name, runtime)
-    await run_process([service], http_app([service], runtime), settings.http.host,
-                      settings.http.port, on_close=[runtime.bus.stop, *runtime.on_close])
+    services, app = await start(runtime, [name])
+    await run_process(services, app, settings.http.host, settings.http.port,
+                      on_close=[runtime.bus.stop, *runtime.on_close])
     return 0
+
+
+async def start(runtime: Runtime, names: Sequence[str]) -> tuple[list[Service], FastAPI]:
+    """Connects the clients and builds the services; a failed start (a corrupt model, a bad
+    setting) closes what it opened, so no client or embedded server outlives it."""
+    try:
+        await runtime.bus.start()
+        await runtime.bus.ensure_topics([t.name for t in topics.ALL])
+        await runtime.media.start()
+        services = [build_service(name, runtime) for name in names]
+        return services, http_app(services, runtime)
+    except BaseException:
+        for close in (runtime.bus.stop, *runtime.on_close):
+            with contextlib.suppress(Exception):
+                await close()
+        raise
 
 
 def http_app(services: list[Service], runtime: Runtime) -> FastAPI:
@@ -127,16 +142,7 @@ async def run_all(settings: Settings, sources: list[str]) -> int:
     runtime = Runtime(settings, make_bus(settings), make_media(settings))
     if embedded is not None:
         runtime.on_close.append(lambda: asyncio.to_thread(embedded.stop))
-    await runtime.bus.start()
-    await runtime.bus.ensure_topics([t.name for t in topics.ALL])
-    await runtime.media.start()
-    try:
-        services = [build_service(name, runtime) for name in SERVICE_NAMES]
-        app = http_app(services, runtime)
-    except BaseException:
-        for close in runtime.on_close:  # the embedded server must not outlive a failed start
-            await close()
-        raise
+    services, app = await start(runtime, SERVICE_NAMES)
     url = f"http://{settings.http.host}:{settings.http.port}"
     log.info("vigil is running", extra={"url": url, "data_dir": str(settings.state_dir)})
     from services.gateway.service import GatewayService

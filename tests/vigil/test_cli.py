@@ -78,3 +78,19 @@ async def test_serve_ingest_publishes_a_clip_in_order(
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(30)
     assert code == 0, (tmp_path / "ingest.log").read_text()[-2000:]
+
+
+@pytest.mark.kafka
+def test_serve_with_a_missing_model_exits_2_naming_the_fix_and_closes_its_clients(
+    kafka_address: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env.update(VIGIL_BUS__KIND="kafka", VIGIL_BUS__BOOTSTRAP_SERVERS=kafka_address,
+               VIGIL_BUS__PARTITIONS="4", VIGIL_HTTP__PORT=str(free_port()),
+               VIGIL_STATE_DIR=str(tmp_path), VIGIL_MODEL_DIR=str(tmp_path / "no-models"))
+    done = subprocess.run([sys.executable, "-m", "vigil.cli", "serve", "detect"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "vigil models fetch" in done.stderr
+    # The bus was connected before the model was found missing: it is closed, not leaked.
+    assert "Unclosed" not in done.stderr, done.stderr[-2000:]
