@@ -86,20 +86,16 @@ def bench_detect_alone(video: Path, analysis_fps: float) -> float:
     from services.ingest.frames import sampled_frames
     from services.ingest.sources import SourceSpec, open_capture, video_info
     from vigil.bus import MemoryBus
-    from vigil.v1.frames_pb2 import FrameRef
 
     service = DetectService(MemoryBus(), DetectConfig())
     capture = open_capture(SourceSpec("file", str(video)))
     images = [f.image for f in sampled_frames(capture, analysis_fps, video_info(capture).fps,
                                               live=False)]
     capture.release()
-    # Consecutive frames of one camera, as live (pixel motion, when on, needs the previous one).
-    refs = [FrameRef(camera_id="bench", frame_index=i,
-                     capture_time_us=round(i / analysis_fps * 1e6)) for i in range(len(images))]
-    service._infer(images[:2], [FrameRef(camera_id="warm-up", frame_index=i) for i in range(2)])
+    service._infer(images[:2])  # warm up
     started = time.perf_counter()
-    for image, ref in zip(images, refs, strict=True):
-        service._infer([image], [ref])
+    for image in images:
+        service._infer([image])
     return len(images) / (time.perf_counter() - started)
 
 

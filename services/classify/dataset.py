@@ -189,18 +189,13 @@ def _model_hashes(model_dir: Path | None) -> dict[str, str]:
     return {name: str(entry.get("sha256", "")) for name, entry in sorted(models.items())}
 
 
-def _detect_settings_not_in_tracks(detect: DetectConfig) -> set[str]:
-    """Pixel motion, when off, adds nothing to the tracks: its settings do not count then."""
-    return set(DETECT_SETTINGS_NOT_IN_TRACKS) | (set() if detect.motion.enabled else {"motion"})
-
-
 def pipeline_version(
     detect: DetectConfig, track: TrackConfig, ingest: IngestConfig
 ) -> str:
     """A short hash of everything that changes the tracks the pipeline produces."""
     described = {
         "cache_format": CACHE_FORMAT,
-        "detect": detect.model_dump(mode="json", exclude=_detect_settings_not_in_tracks(detect)),
+        "detect": detect.model_dump(mode="json", exclude=set(DETECT_SETTINGS_NOT_IN_TRACKS)),
         "models": _model_hashes(detect.model_dir),
         "track": track.model_dump(mode="json", exclude=set(TRACK_SETTINGS_NOT_IN_TRACKS)),
         "analysis_fps": ingest.analysis_fps,

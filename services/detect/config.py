@@ -41,25 +41,6 @@ class TilingConfig(BaseModel):
         return self.columns, self.rows
 
 
-class MotionConfig(BaseModel):
-    """Pixel motion per person (`motion.py`): optical flow against the camera's previous frame.
-
-    Off by default: the violence classifier does not use it. Measured on the fight dataset's
-    grouped CV it added nothing over the pose-based motion columns (docs/model-card.md), and it
-    costs a few ms per person per frame.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = False
-    frame_side: Annotated[int, Field(ge=64, le=4096)] = 640  # long side of the kept gray frame
-    box_height_px: Annotated[int, Field(ge=16, le=512)] = 64  # each box is resized to this
-    margin: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1  # box expanded by this x its height
-    ring: Annotated[float, Field(ge=0.0, le=2.0)] = 0.5  # ring out to this x its height
-    # A previous frame older than this gives no descriptor (a gap, shed frames).
-    max_gap_s: Annotated[float, Field(gt=0.0, le=10.0)] = 0.5
-
-
 class YoloConfig(BaseModel):
     """The user's own YOLO: Darknet `.cfg` + `.weights`, or one `.onnx` file (then no `config`)."""
 
@@ -87,7 +68,6 @@ class DetectConfig(BaseModel):
     nms_iou_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     pose_model: PoseModel = "movenet_lightning"
     yolo: YoloConfig = YoloConfig()
-    motion: MotionConfig = MotionConfig()
     intra_op_threads: Annotated[int, Field(ge=0, le=256)] = 0  # 0: TensorFlow decides
     batch_size: Annotated[int, Field(ge=1, le=64)] = 8
     max_people: Annotated[int, Field(ge=1, le=500)] = 100

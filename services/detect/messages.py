@@ -25,14 +25,10 @@ def decode_frame(frame: Frame) -> np.ndarray:
 
 
 def detections_message(
-    ref: FrameRef, people: Sequence[Person], embeddings: np.ndarray, model: str, ms: float,
-    motions: Sequence[np.ndarray | None] | None = None,
+    ref: FrameRef, people: Sequence[Person], embeddings: np.ndarray, model: str, ms: float
 ) -> Detections:
-    """`motions`: each person's pixel-motion descriptor, or None where there is none (then the
-    field stays empty: absent, not zeros)."""
     message = Detections(frame=ref, model=model, inference_ms=ms)
-    motions = motions if motions is not None else [None] * len(people)
-    for person, embedding, motion in zip(people, embeddings, motions, strict=True):
+    for person, embedding in zip(people, embeddings, strict=True):
         x1, y1, x2, y2 = (float(v) for v in person.box)
         message.people.append(PersonMessage(
             box=Box(x1=x1, y1=y1, x2=x2, y2=y2),
@@ -40,6 +36,5 @@ def detections_message(
             keypoints=[Keypoint(x=float(x), y=float(y), score=float(s))
                        for x, y, s in person.keypoints],
             embedding=embedding.tolist(),
-            motion=[] if motion is None else [float(v) for v in motion],
         ))
     return message

@@ -18,14 +18,11 @@ from services.detect.config import DetectConfig
 from services.detect.embedder import AppearanceEmbedder
 from services.detect.messages import decode_frame, detections_message
 from services.detect.metrics import FRAMES_SKIPPED, INFERENCE_SECONDS, PEOPLE_DETECTED
-from services.detect.motion import MotionTracker
 from vigil import topics
 from vigil.bus import Bus
 from vigil.runtime.metrics import FRAMES_PROCESSED
 from vigil.runtime.worker import ConsumeLoop, Delivery
-from vigil.v1.frames_pb2 import Frame, FrameRef, SourceKind
-
-Motions = list[np.ndarray | None]
+from vigil.v1.frames_pb2 import Frame, SourceKind
 
 
 class DetectService:
@@ -43,9 +40,6 @@ class DetectService:
         self.embedder = embedder or AppearanceEmbedder(cache_dir=config.model_dir)
         self.model = config.backend
         self.max_live_lag_s = config.max_live_lag_s
-        # Pixel motion needs each camera's previous frame; the camera's frames come in order on
-        # its partition, so one detect replica sees all of them.
-        self.motion = MotionTracker(config.motion) if config.motion.enabled else None
         self.loop: ConsumeLoop[Frame] = ConsumeLoop(
             bus, service=self.name, topic=topics.FRAMES, group="detect", handle=self._handle,
             max_batch=config.batch_size,
@@ -65,14 +59,13 @@ class DetectService:
         # and dead-letters only that frame.
         images = await asyncio.to_thread(lambda: [decode_frame(d.message) for d in batch])
         started = time.perf_counter()
-        refs = [d.message.ref for d in batch]
-        results = await asyncio.to_thread(self._infer, images, refs)
+        results = await asyncio.to_thread(self._infer, images)
         elapsed = time.perf_counter() - started
         INFERENCE_SECONDS.labels(self.model).observe(elapsed)
         per_frame_ms = elapsed * 1000 / len(batch)
-        for ref, (people, embeddings, motions) in zip(refs, results, strict=True):
-            message = detections_message(ref, people, embeddings, self.model, per_frame_ms,
-                                         motions)
+        for delivery, (people, embeddings) in zip(batch, results, strict=True):
+            ref = delivery.message.ref
+            message = detections_message(ref, people, embeddings, self.model, per_frame_ms)
             await self.loop.publisher.publish(topics.DETECTIONS, ref.camera_id, message)
             FRAMES_PROCESSED.labels(self.name, ref.camera_id).inc()
             PEOPLE_DETECTED.labels(ref.camera_id).inc(len(people))
@@ -90,18 +83,9 @@ class DetectService:
                 fresh.append(delivery)
         return fresh
 
-    def _infer(
-        self, images: list[np.ndarray], refs: list[FrameRef]
-    ) -> list[tuple[list[Person], Any, Motions]]:
+    def _infer(self, images: list[np.ndarray]) -> list[tuple[list[Person], Any]]:
         detected = self.detector.detect(images)
-        out = []
-        # In batch order: a camera's frames are in order within the batch too.
-        for image, ref, people in zip(images, refs, detected, strict=True):
-            boxes = np.array([p.box for p in people]).reshape(-1, 4)
-            motions: Motions = [None] * len(people)
-            if self.motion is not None:
-                motions = self.motion.describe(
-                    ref.camera_id, ref.job_id, ref.frame_index, ref.capture_time_us / 1e6, image,
-                    boxes, ref.end_of_stream)
-            out.append((people, self.embedder.embed(image, boxes), motions))
-        return out
+        return [
+            (people, self.embedder.embed(image, np.array([p.box for p in people]).reshape(-1, 4)))
+            for image, people in zip(images, detected, strict=True)
+        ]

@@ -55,7 +55,6 @@ def tracks_message(message: Detections, outputs: list[TrackOutput]) -> Tracks:
             detection = message.people[output.detection_index]
             person.score = detection.score
             person.keypoints.extend(detection.keypoints)
-            person.motion.extend(detection.motion)
         tracks.people.append(person)
     return tracks
 

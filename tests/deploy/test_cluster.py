@@ -44,10 +44,15 @@ def sample(text: str, name: str, **labels: str) -> float:
     return total
 
 
+@pytest.fixture
+def api(cluster: Cluster) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=cluster.url("gateway"), timeout=60) as client:
+        yield client
+
+
 def test_a_fight_clip_becomes_a_stored_event_with_a_playable_clip(
-    cluster: Cluster, data_dir: Path, tmp_path: Path
+    cluster: Cluster, api: httpx.Client, data_dir: Path, tmp_path: Path
 ) -> None:
-    api = httpx.Client(base_url=cluster.url("gateway"), timeout=60)
     account = {"username": "admin", "email": "admin@example.org", "password": "a long passphrase"}
     assert api.post("/api/auth/signup", json=account).status_code == 201
     token = api.post("/api/auth/login", json={k: account[k] for k in ("username", "password")})

@@ -16,7 +16,7 @@ from services.classify.dataset import (
     pipeline_version,
     read_groups,
 )
-from services.detect.config import DetectConfig, MotionConfig
+from services.detect.config import DetectConfig
 from services.ingest.config import IngestConfig
 from services.track.config import TrackConfig
 from vigil.v1.frames_pb2 import FrameRef
@@ -130,7 +130,6 @@ def test_a_damaged_cache_entry_is_a_miss(tmp_path: Path) -> None:
         (DetectConfig(score_threshold=0.5), TrackConfig(), IngestConfig()),
         (DetectConfig(), TrackConfig(n_init=5), IngestConfig()),
         (DetectConfig(), TrackConfig(), IngestConfig(analysis_fps=5)),
-        (DetectConfig(motion=MotionConfig(enabled=True)), TrackConfig(), IngestConfig()),
     ],
 )
 def test_the_pipeline_version_follows_what_changes_tracks(
@@ -143,8 +142,6 @@ def test_the_pipeline_version_follows_what_changes_tracks(
     assert pipeline_version(DetectConfig(), TrackConfig(), IngestConfig(progress_every=7)) == base
     assert pipeline_version(DetectConfig(batch_size=2, max_live_lag_s=9.0), TrackConfig(),
                             IngestConfig()) == base
-    # Nor do the settings of pixel motion while it is off, or the track service's snapshots.
-    assert pipeline_version(DetectConfig(motion=MotionConfig(box_height_px=32)), TrackConfig(),
-                            IngestConfig()) == base
+    # Nor do the track service's snapshot settings.
     resumable = {name: 3 for name in TRACK_SETTINGS_NOT_IN_TRACKS}
     assert pipeline_version(DetectConfig(), TrackConfig(**resumable), IngestConfig()) == base

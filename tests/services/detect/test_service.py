@@ -69,7 +69,6 @@ async def test_people_bad_jpegs_and_empty_scenes(detect, street_frame: np.ndarra
         assert len(person.keypoints) == 17 and len(person.embedding) == 1280
         assert person.box.x2 > person.box.x1 and person.box.y2 > person.box.y1
         assert abs(np.linalg.norm(person.embedding) - 1) < 1e-3
-        assert len(person.motion) == 0  # pixel motion is off by default
     assert empty.people == [] and empty.model == "centernet_movenet"
 
     letters = [DeadLetter.FromString(v) for v in await collect(bus, topics.DEAD_LETTERS.name, 2)]
@@ -89,32 +88,3 @@ async def test_stale_live_frames_are_shed_uploads_never(detect, street_frame: np
         await bus.publish("frames", "cam", Frame(ref=ref, jpeg=jpeg).SerializeToString())
     detections = [Detections.FromString(v) for v in await collect(bus, "detections", 2)]
     assert [d.frame.frame_index for d in detections] == [1, 2], "the minute-old live frame is shed"
-
-
-async def test_people_get_motion_from_the_previous_frame(
-    service_parts: DetectService, street_frame: np.ndarray
-) -> None:
-    """With pixel motion on, the first frame of a camera has none (absent) and the next one,
-    0.1 s later, has it."""
-    from services.detect.config import MotionConfig
-    from services.detect.motion import MOTION_DIM
-
-    bus = MemoryBus(partitions=2)
-    config = DetectConfig(motion=MotionConfig(enabled=True))  # off by default
-    service = DetectService(bus, config, service_parts.detector, service_parts.embedder)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
-    shifted = np.roll(street_frame, 6, axis=1)  # the whole view moves 6 px right
-    for index, image in enumerate((street_frame, shifted)):
-        ref = FrameRef(camera_id="moving", frame_index=index, capture_time_us=index * 100_000,
-                       source_kind=SourceKind.SOURCE_KIND_UPLOAD, job_id="j")
-        jpeg = cv2.imencode(".jpg", image)[1].tobytes()
-        await bus.publish("frames", "moving", Frame(ref=ref, jpeg=jpeg).SerializeToString())
-    first, second = [Detections.FromString(v) for v in await collect(bus, "detections", 2)]
-    stop.set()
-    await task
-    assert first.people and all(len(p.motion) == 0 for p in first.people)
-    assert second.people and all(len(p.motion) == MOTION_DIM for p in second.people)
-    # Everyone moves right with the view: the 0 degree bin leads.
-    leading = [int(np.argmax(list(p.motion)[4:12])) for p in second.people]
-    assert leading.count(0) > len(leading) / 2

@@ -95,7 +95,8 @@ async def test_replay_is_bounded_and_says_so(caplog: pytest.LogCaptureFixture) -
     bus = MemoryBus(partitions=2)
     records, _ = await stream(bus, 20)
     await handle(TrackService(bus, CONFIG), records[:17])
-    await handle(TrackService(bus, TrackConfig(snapshot_every=10, max_replay_records=3)), records[17:18])
+    limited = TrackConfig(snapshot_every=10, max_replay_records=3)
+    await handle(TrackService(bus, limited), records[17:18])
     last = [r for r in caplog.records if r.getMessage() == "camera tracker resumed"][-1]
     assert last.levelno == logging.WARNING
     assert (last.__dict__["replayed"], last.__dict__["unread"]) == (3, 3)
