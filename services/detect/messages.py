@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 from services.detect.backends.base import Person
 from vigil.errors import BadInput
+from vigil.images import decode_jpeg
 from vigil.v1.detections_pb2 import Box, Detections, Keypoint
 from vigil.v1.detections_pb2 import Person as PersonMessage
 from vigil.v1.frames_pb2 import Frame, FrameRef
 
 
 def decode_frame(frame: Frame) -> np.ndarray:
-    """The frame's BGR pixels, or BadInput for an empty or corrupt JPEG."""
-    if not frame.jpeg:
-        raise BadInput(f"frame {frame.ref.camera_id}#{frame.ref.frame_index} has no image")
-    image = cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
-        raise BadInput(f"frame {frame.ref.camera_id}#{frame.ref.frame_index}: corrupt JPEG")
-    return image
+    """The frame's BGR pixels, or BadInput naming the frame for an empty or corrupt JPEG."""
+    try:
+        return decode_jpeg(frame.jpeg)
+    except BadInput as exc:
+        raise BadInput(f"frame {frame.ref.camera_id}#{frame.ref.frame_index}: {exc}") from exc
 
 
 def detections_message(
