@@ -1,6 +1,6 @@
 """Detect and track: ms per frame for each backend at 640x360 and 1280x720 with 1 and 2
-threads; tracker update time for 5, 20 and 50 people; detect-service frames/s with 1, 4 and 16
-cameras feeding it."""
+threads; tracker update time for 5, 20 and 50 people; the size and cost of a camera's
+`track-state` snapshot; detect-service frames/s with 1, 4 and 16 cameras feeding it."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ async def _service_fps(cameras: int, frames_per_camera: int) -> float:
 
 
 def run() -> dict[str, Any]:
-    from services.track.bench import bench_update
+    from services.track.bench import bench_snapshot, bench_update
 
     results: dict[str, Any] = {"detector_ms_per_frame": {}}
     for threads in (1, 2):
@@ -93,6 +93,9 @@ def run() -> dict[str, Any]:
         ).stdout.strip().splitlines()[-1]
         results["detector_ms_per_frame"][f"threads_{threads}"] = json.loads(out)
     results["tracker_update_ms"] = {f"people_{n}": round(bench_update(n), 2) for n in (5, 20, 50)}
+    # The `track-state` snapshot of one camera (full galleries): its traffic is bytes per
+    # VIGIL_TRACK__SNAPSHOT_EVERY frames.
+    results["track_snapshot"] = {f"people_{n}": bench_snapshot(n) for n in (2, 5, 20)}
     fps = {n: asyncio.run(_service_fps(n, max(4, 32 // n))) for n in (1, 4, 16)}
     results["detect_service_fps_640x360"] = {f"cameras_{n}": round(v, 2) for n, v in fps.items()}
     results["detect_service_fps_ratio_16_to_1"] = round(fps[16] / fps[1], 2)
