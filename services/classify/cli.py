@@ -36,6 +36,9 @@ def add_commands(commands: Any) -> None:
     train.add_argument("--groups", type=Path, help="clip,label,source_group CSV")
     train.add_argument("--folds", type=int, default=5)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed-spread", type=int, default=0, metavar="N",
+                       help="also cross-validate N more model seeds on the same folds and "
+                       "report the spread (train.json: cross_validation.seed_spread)")
     train.add_argument("--out", type=Path, default=DEFAULT_MODEL_OUT)
     train.add_argument("--report-dir", type=Path,
                        help="train.json, confusion_matrix.png, roc.png (default: next to --out)")
@@ -181,7 +184,7 @@ def run_train(args: argparse.Namespace) -> int:
     }
     try:
         run = train_and_report(features, settings.classify, params, args.folds, args.out,
-                               report_dir, context, progress)
+                               report_dir, context, progress, seed_spread=args.seed_spread)
     except ValueError as exc:
         return _error(str(exc))
     finally:
@@ -193,6 +196,11 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"grouped {cv['folds']}-fold CV: accuracy {model['accuracy']:.3f} "
           f"[{low:.3f}, {high:.3f}], f1 {model['f1']:.3f}, roc_auc {model['roc_auc']:.3f}; "
           f"metadata baseline accuracy {base['accuracy']:.3f}")
+    spread = cv["seed_spread"]
+    if len(spread["seeds"]) > 1:
+        print(f"model seeds {spread['seeds']} on the same folds: accuracy "
+              f"{min(spread['accuracy']):.3f}-{max(spread['accuracy']):.3f}, roc_auc "
+              f"{min(spread['roc_auc']):.3f}-{max(spread['roc_auc']):.3f}")
     print(f"model: {args.out}  report: {report_dir / 'train.json'}")
     return 0
 

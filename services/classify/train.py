@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -214,9 +214,12 @@ def train_and_report(
     context: dict[str, Any],
     progress: Progress | None = None,
     frame_rate: float = 10.0,
+    seed_spread: int = 0,
 ) -> TrainingRun:
     """CV with the metadata baseline on the same folds, plots, then the final model on all clips
-    for the median of the folds' best epoch counts; writes `out` and `report_dir/train.json`."""
+    for the median of the folds' best epoch counts; writes `out` and `report_dir/train.json`.
+    `seed_spread` more model seeds are cross-validated on the same folds, to report how much the
+    seed alone moves the scores."""
     from services.classify.model import (
         quantize_for_shipping,
         save_model,
@@ -239,6 +242,11 @@ def train_and_report(
     base_lr_scored = score(data.labels, baseline_lr, data.groups, 0.5, params.seed)
 
     timing = timing_study(cv.window_scores, data, config, frame_rate, params.seed)
+    spread = [(params.seed, model_scored.metrics)]
+    for extra in range(1, seed_spread + 1):
+        other = replace(params, seed=params.seed + extra, fold_seed=params.seed)
+        _, other_scores, _ = run_cv(data, config, other, folds, progress)
+        spread.append((other.seed, binary_metrics(data.labels, other_scores, threshold)))
 
     report_dir.mkdir(parents=True, exist_ok=True)
     plot_confusion_matrix(np.array(model_scored.metrics.confusion),
@@ -282,6 +290,11 @@ def train_and_report(
             "model_window_max": max_scored.as_dict(),
             "metadata_baseline_tree": base_scored.as_dict(),
             "metadata_baseline_logistic": base_lr_scored.as_dict(),
+            "seed_spread": {
+                "seeds": [seed for seed, _ in spread],
+                "accuracy": [round(m.accuracy, 4) for _, m in spread],
+                "roc_auc": [round(m.roc_auc, 4) for _, m in spread],
+            },
         },
         "timing": timing,
         "final_model": {"path": str(out), "epochs": final_epochs,

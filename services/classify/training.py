@@ -354,6 +354,9 @@ class TrainParams:
     lstm_units: int = 64
     dropout: float = 0.3
     seed: int = 0
+    # The seed of the cross-validation folds and inner splits; None: `seed`. Set apart from it,
+    # the same folds are trained with other model seeds (initial weights, dropout, shuffling).
+    fold_seed: int | None = None
     mode: Literal["inherit", "mil"] = "mil"
     aggregation: Aggregation = "max"
     bag_size: int = 32
@@ -568,7 +571,8 @@ def cross_validate(
     scores (default: the max over the clip's windows)."""
     clip_labels = np.asarray(clip_labels)
     groups_arr = np.asarray(groups)
-    folds = grouped_kfold(groups_arr, n_splits, clip_labels, params.seed)
+    fold_seed = params.seed if params.fold_seed is None else params.fold_seed
+    folds = grouped_kfold(groups_arr, n_splits, clip_labels, fold_seed)
     scores = np.full(len(clip_labels), np.nan)
     window_scores = np.full(len(x), np.nan)
     clip_fold = np.full(len(clip_labels), -1, dtype=np.int64)
@@ -589,7 +593,7 @@ def cross_validate(
             groups_arr[train],
             min(params.inner_val_splits, len(np.unique(groups_arr[train]))),
             clip_labels[train],
-            params.seed + 1 + fold,
+            fold_seed + 1 + fold,
         )[0]
         model, history = fit_person_model(
             x, window_clip, clip_labels, train[inner_train], train[inner_val], params

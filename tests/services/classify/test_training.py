@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -193,6 +194,19 @@ def test_cross_validate_learns_a_clear_signal_out_of_fold() -> None:
         assert np.all(cv.clip_fold[val] == fold)
     assert all(1 <= e <= params.epochs for e in cv.best_epochs)
     assert T.binary_metrics(labels, cv.clip_scores).roc_auc >= 0.9
+
+
+def test_a_fold_seed_keeps_the_folds_while_the_model_seed_changes() -> None:
+    x, window_clip, labels, groups = _separable(12, seed=0)
+    params = T.TrainParams(epochs=1, batch_size=4, learning_rate=1e-3, lstm_units=4, bag_size=2,
+                           inner_val_splits=2, seed=0)
+    base = T.cross_validate(x, window_clip, labels, groups, 2, params)
+    other_model = T.cross_validate(x, window_clip, labels, groups, 2,
+                                   replace(params, seed=1, fold_seed=0))
+    other_folds = T.cross_validate(x, window_clip, labels, groups, 2, replace(params, seed=1))
+    assert np.array_equal(base.clip_fold, other_model.clip_fold)
+    assert not np.array_equal(base.clip_fold, other_folds.clip_fold)
+    assert not np.allclose(base.clip_scores, other_model.clip_scores)  # other initial weights
 
 
 def test_fit_is_reproducible_from_the_seed() -> None:
