@@ -245,7 +245,9 @@ def train_and_report(
     spread = [(params.seed, model_scored.metrics)]
     for extra in range(1, seed_spread + 1):
         other = replace(params, seed=params.seed + extra, fold_seed=params.seed)
-        _, other_scores, _ = run_cv(data, config, other, folds, progress)
+        seed_progress = None if progress is None else (
+            lambda _, done, total, seed=other.seed: progress(f"cv, model seed {seed}", done, total))
+        _, other_scores, _ = run_cv(data, config, other, folds, seed_progress)
         spread.append((other.seed, binary_metrics(data.labels, other_scores, threshold)))
 
     report_dir.mkdir(parents=True, exist_ok=True)
