@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from services.detect.config import TilingConfig
+
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of boxes (n, 4) and (m, 4), x1 y1 x2 y2."""
@@ -89,6 +91,12 @@ def tile_windows(
             y2 = height if row == rows - 1 else min(height, round(y1 + tile_h))
             windows.append(Window(x1, y1, x2, y2))
     return windows
+
+
+def frame_windows(tiling: TilingConfig, width: int, height: int) -> list[Window]:
+    """The windows a backend runs on a frame of this size under `tiling`."""
+    columns, rows = tiling.grid_for(width, height)
+    return tile_windows(width, height, columns, rows, tiling.overlap, tiling.include_full_frame)
 
 
 def touches_inner_edge(

@@ -16,8 +16,8 @@ from services.detect.backends.geometry import (
     Window,
     clip_boxes,
     fit_to_input,
+    frame_windows,
     merge_windows,
-    tile_windows,
     touches_inner_edge,
 )
 from services.detect.config import DetectConfig
@@ -61,11 +61,7 @@ class MoveNetMultiPoseDetector:
         if not check_image(image):
             return []
         height, width = image.shape[:2]
-        tiling = self._config.tiling
-        columns, rows = tiling.grid_for(width, height)
-        windows = tile_windows(
-            width, height, columns, rows, tiling.overlap, tiling.include_full_frame
-        )
+        windows = frame_windows(self._config.tiling, width, height)
         found = [self._run_window(image, window) for window in windows]
         boxes = np.concatenate([f[0] for f in found])
         scores = np.concatenate([f[1] for f in found])

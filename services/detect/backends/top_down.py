@@ -11,8 +11,8 @@ from services.detect.backends.base import Person, check_image, no_keypoints
 from services.detect.backends.geometry import (
     Window,
     clip_boxes,
+    frame_windows,
     merge_windows,
-    tile_windows,
     touches_inner_edge,
 )
 from services.detect.backends.single_pose import SinglePoseEstimator
@@ -37,11 +37,7 @@ class TopDownDetector:
     def find_boxes(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Boxes and scores over all tiles, merged by NMS, capped at `max_people`."""
         height, width = image.shape[:2]
-        tiling = self._config.tiling
-        columns, rows = tiling.grid_for(width, height)
-        windows = tile_windows(
-            width, height, columns, rows, tiling.overlap, tiling.include_full_frame
-        )
+        windows = frame_windows(self._config.tiling, width, height)
         found = [self._find_in(image, window) for window in windows]
         boxes = clip_boxes(np.concatenate([f[0] for f in found]).reshape(-1, 4), width, height)
         scores = np.concatenate([f[1] for f in found]).astype(np.float32)
