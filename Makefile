@@ -9,7 +9,7 @@ export VIGIL_DATA_DIR ?= $(abspath ../shared/data)
 SOURCE ?= $(wildcard $(VIGIL_DATA_DIR)/surveillance-fight/fight/fi005.mp4)
 RUN_ARGS ?= $(if $(SOURCE),--source $(SOURCE))
 
-.PHONY: setup run test lint bench cluster models proto web image clean
+.PHONY: setup run test lint bench bench-gpu-export cluster models proto web image clean
 
 setup: $(VENV)/.installed proto web models
 
@@ -54,6 +54,14 @@ cluster: setup
 
 bench: setup
 	$(PY) -m bench
+
+# The detect networks as ONNX for a GPU machine without TensorFlow (bench/gpu_networks.py): copy
+# $(GPU_EXPORT) and bench/gpu_networks.py there, then follow docs/operations.md, "Sizing".
+GPU_EXPORT ?= .cache/gpu-networks
+bench-gpu-export: setup
+	$(PY) -m pip install -q --no-deps --target $(GPU_EXPORT)/site tf2onnx==1.17.0 onnx==1.23.2
+	PYTHONPATH=$(GPU_EXPORT)/site $(PY) bench/gpu_networks.py export $(GPU_EXPORT)/networks
+	$(PY) -m pip download -q --no-deps -d $(GPU_EXPORT)/networks onnx2torch==1.5.15
 
 # The container image with BuildKit, then its smoke check (not part of `make test`). Where no
 # image registry is reachable: deploy/docker/local-base.sh, then
