@@ -39,7 +39,9 @@ class TrackConfig(BaseModel):
         default=100, ge=1, le=10_000, description="Embeddings kept per track (paper: 100)."
     )
     min_detection_score: float = Field(
-        default=0.3, ge=0.0, le=1.0, description="Detections scoring below are ignored."
+        default=0.2, ge=0.0, le=1.0,
+        description="Detections scoring below are ignored; at most detect's score_threshold, "
+        "else that threshold's people never reach a track (docs/model-card.md).",
     )
     output_coasting: bool = Field(
         default=False,
