@@ -56,7 +56,7 @@ bench: setup
 	$(PY) -m bench
 
 # The detect networks as ONNX for a GPU machine without TensorFlow (bench/gpu_networks.py): copy
-# $(GPU_EXPORT) and bench/gpu_networks.py there, then follow docs/operations.md, "Sizing".
+# $(GPU_EXPORT) and bench/gpu_networks.py there, then follow docs/operations.md, "Size it".
 GPU_EXPORT ?= .cache/gpu-networks
 bench-gpu-export: setup
 	$(PY) -m pip install -q --no-deps --target $(GPU_EXPORT)/site tf2onnx==1.17.0 onnx==1.23.2

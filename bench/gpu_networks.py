@@ -1,6 +1,6 @@
 """The detect networks' own time on a GPU, for sizing GPU nodes where TensorFlow cannot run.
 
-Two steps on two machines (docs/operations.md, "Sizing"):
+Two steps on two machines (docs/operations.md, "Size it"):
 
     make bench-gpu-export       # here: frozen graphs -> ONNX + TensorFlow's outputs on a real frame
     python gpu_networks.py time EXPORT_DIR --device cuda --out gpu.json   # on the GPU machine
