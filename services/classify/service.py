@@ -48,6 +48,10 @@ EVENTS_PUBLISHED = Counter("vigil_events_total", "Event updates published", ["ki
 VERDICTS_PUBLISHED = Counter(
     "vigil_verdicts_total", "Person verdicts published", ["violent"]
 )
+SLOW_SOURCES = Counter(
+    "vigil_classify_slow_sources_total",
+    "Sources analysed at fewer frames per second than the model was trained at",
+)
 END_TO_END_SECONDS = Histogram(
     "vigil_end_to_end_seconds", "Live frames: capture to verdict published",
     buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60),
@@ -121,12 +125,25 @@ class ClassifyService:
             replaced = None
             if state is None:
                 state = self._new_camera(camera_id)
+                self._check_rate(message.frame)
             elif message.frame.frame_index == 0 and state.frames_seen > 0:
                 replaced, state = state, self._new_camera(camera_id)
+                self._check_rate(message.frame)
             state.frames_seen += 1
             state.last_seen = time.monotonic()
             out.append((state, replaced))
         return out
+
+    def _check_rate(self, ref: FrameRef) -> None:
+        """Warn when a source is analysed slower than the model's rate: the features are
+        resampled to `rate_hz` anyway, but fast motion between the frames is lost and fights are
+        missed (docs/model-card.md)."""
+        if 0 < ref.analysis_fps < self.config.rate_hz:
+            SLOW_SOURCES.inc()
+            log.warning(
+                "camera %s is analysed at %g fps, below the %g fps the model was trained at: "
+                "fights will be missed; set VIGIL_INGEST__ANALYSIS_FPS=%g",
+                ref.camera_id, ref.analysis_fps, self.config.rate_hz, self.config.rate_hz)
 
     async def _handle(self, batch: list[Delivery[Tracks]]) -> None:
         messages = [d.message for d in batch]

@@ -190,6 +190,21 @@ async def test_a_camera_that_starts_again_closes_the_old_event(running: Running)
     assert kinds(events) == [EventKind.EVENT_KIND_OPENED, EventKind.EVENT_KIND_CLOSED]
 
 
+async def test_a_source_analysed_slower_than_the_model_is_warned_about_once(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """5 fps frames still get verdicts, with one warning naming the setting; 10 fps none."""
+    slow = stream("job-slow", 6)
+    for message in slow:
+        message.frame.analysis_fps = 5.0
+    with caplog.at_level("WARNING", logger="services.classify.service"):
+        verdicts, _ = await running.send(slow + stream("job-ok", 6))
+    assert len(verdicts) == 12
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert "job-slow" in warnings[0] and "VIGIL_INGEST__ANALYSIS_FPS=10" in warnings[0]
+
+
 def test_a_missing_model_names_the_fix(tmp_path: Path) -> None:
     config = ClassifyConfig(model_path=tmp_path / "absent.keras")
     with pytest.raises(ModelMissing, match="vigil train"):
