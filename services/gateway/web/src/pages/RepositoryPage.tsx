@@ -1,4 +1,4 @@
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import { Link, useLocation, useSearchParams } from "react-router-dom";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { describeError } from "../errors";
@@ -32,7 +32,13 @@ export function RepositoryPage() {
   const cameras = useAppSelector((state) => state.cameras.items);
   const justDeleted = (location.state as { deleted?: boolean } | null)?.deleted === true;
 
-  useEffect(() => setDateInput(date), [date]);
+  // The field follows the URL when it changes from outside (back, forward, clear), but not after
+  // our own search: the user may already be typing the next date, which must not be reset.
+  const searched = useRef<string | null>(null);
+  useEffect(() => {
+    if (searched.current !== date) setDateInput(date);
+    searched.current = null;
+  }, [date]);
 
   useEffect(() => {
     void dispatch(fetchCameras());
@@ -47,6 +53,7 @@ export function RepositoryPage() {
 
   const search = (event: FormEvent) => {
     event.preventDefault();
+    searched.current = dateInput;
     setParams(dateInput ? { date: dateInput } : {});
   };
   const goTo = (target: number) => setParams({ ...(date ? { date } : {}), page: String(target) });
