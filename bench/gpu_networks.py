@@ -148,6 +148,15 @@ def _load(folder: Path, name: str, device: Any) -> Any:
     return module
 
 
+def _networks(folder: Path, names: Any, device: Any, reference: Any) -> tuple[dict, dict]:
+    """The named networks as PyTorch modules on `device`, and their reference inputs there."""
+    import torch
+
+    models = {name: _load(folder, name, device) for name in names}
+    inputs = {name: torch.from_numpy(reference[f"{name}__in"]).to(device) for name in names}
+    return models, inputs
+
+
 def _call(model: Any, x: Any, batch: int) -> object:
     return model(x.repeat(batch, 1, 1, 1))
 
@@ -191,10 +200,8 @@ def time_networks(folder: Path, device_name: str, repeats: int = 50) -> dict[str
     report: dict[str, Any] = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "networks": {}}
-    models, inputs = {}, {}
+    models, inputs = _networks(folder, INPUTS, device, reference)
     for name in INPUTS:
-        models[name] = _load(folder, name, device)
-        inputs[name] = torch.from_numpy(reference[f"{name}__in"]).to(device)
         with torch.inference_mode():
             outputs = models[name](inputs[name])
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
@@ -247,9 +254,8 @@ def _throughput_worker(folder: Path, device_name: str, backend: str, people: int
 
     _patch_onnx2torch()
     device = torch.device(device_name)
-    reference = np.load(folder / "reference.npz")
-    models = {n: _load(folder, n, device) for n in FRAME_NETWORKS[backend]}
-    inputs = {n: torch.from_numpy(reference[f"{n}__in"]).to(device) for n in models}
+    models, inputs = _networks(folder, FRAME_NETWORKS[backend], device,
+                               np.load(folder / "reference.npz"))
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with torch.inference_mode():
         for _ in range(5):

@@ -106,13 +106,16 @@ class ClassifyService:
             group.create_task(self.loop.run(stop))
             group.create_task(self._expire_stalled(stop))
 
-    def _new_camera(self, camera_id: str) -> CameraState:
+    def _new_camera(self, ref: FrameRef) -> CameraState:
+        """A source's state from its first frame (warned about if analysed too slowly)."""
+        self._check_rate(ref)
         c = self.config
         state = CameraState(
             CameraHistory(c.window, c.rate_hz, c.min_present_steps),
-            EventTracker(camera_id, c.on_threshold, c.k, c.n, c.quiet_seconds, c.off_threshold),
+            EventTracker(ref.camera_id, c.on_threshold, c.k, c.n, c.quiet_seconds,
+                         c.off_threshold),
         )
-        self.cameras[camera_id] = state
+        self.cameras[ref.camera_id] = state
         return state
 
     def _states(self, messages: list[Tracks]) -> list[tuple[CameraState, CameraState | None]]:
@@ -124,11 +127,9 @@ class ClassifyService:
             state = self.cameras.get(camera_id)
             replaced = None
             if state is None:
-                state = self._new_camera(camera_id)
-                self._check_rate(message.frame)
+                state = self._new_camera(message.frame)
             elif message.frame.frame_index == 0 and state.frames_seen > 0:
-                replaced, state = state, self._new_camera(camera_id)
-                self._check_rate(message.frame)
+                replaced, state = state, self._new_camera(message.frame)
             state.frames_seen += 1
             state.last_seen = time.monotonic()
             out.append((state, replaced))

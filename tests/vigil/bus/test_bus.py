@@ -45,6 +45,16 @@ async def collect(consumer: Consumer, count: int, timeout_s: float = 20) -> list
     return records
 
 
+async def read_as_group(bus: Bus, topic: str, count: int) -> list[Record]:
+    """`count` records of `topic`, read by a fresh consumer group."""
+    consumer = bus.consumer([topic], f"g-{topic}")
+    await consumer.start()
+    try:
+        return await collect(consumer, count)
+    finally:
+        await consumer.stop()
+
+
 async def wait_until(condition: Callable[[], bool], timeout_s: float = 30) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not condition():
@@ -59,12 +69,7 @@ async def test_same_bytes_and_per_key_order_across_partitions(bus: Bus, topic: s
     sent = [(k, f"{k}:{n}".encode() + bytes(range(256))) for n in range(5) for k in keys]
     for key, value in sent:
         await bus.publish(topic, key, value)
-    consumer = bus.consumer([topic], f"g-{topic}")
-    await consumer.start()
-    try:
-        records = await collect(consumer, len(sent))
-    finally:
-        await consumer.stop()
+    records = await read_as_group(bus, topic, len(sent))
     assert sorted((r.key, r.value) for r in records) == sorted(sent)
     for key in keys:
         mine = [r for r in records if r.key == key]
@@ -173,12 +178,7 @@ async def test_read_back_a_partition_outside_any_group(bus: Bus, topic: str) -> 
     # broker's ListOffsets gets wrong); an empty value is a tombstone and reads back empty.
     sent = [(k, f"{k}:{n}".encode()) for n in range(4) for k in keys] + [("cam-0", b"")]
     await asyncio.gather(*(bus.publish(topic, k, v) for k, v in sent))
-    consumer = bus.consumer([topic], f"g-{topic}")
-    await consumer.start()
-    try:
-        polled = await collect(consumer, len(sent))
-    finally:
-        await consumer.stop()
+    polled = await read_as_group(bus, topic, len(sent))
     assert sorted((r.key, r.value) for r in polled) == sorted(sent)
     for number in range(PARTITIONS):
         mine = sorted((r for r in polled if r.partition == number), key=lambda r: r.offset)
