@@ -1,5 +1,6 @@
 """Detect and track: ms per frame for each backend at 640x360 and 1280x720 with 1 and 2
-threads; tracker update time for 5, 20 and 50 people; the size and cost of a camera's
+threads; the pixel motion's ms per frame at those sizes, and as a ratio to the default
+detector's (2 threads); tracker update time for 5, 20 and 50 people; the size and cost of a camera's
 `track-state` snapshot; detect-service frames/s with 1, 4 and 16 cameras feeding it."""
 
 from __future__ import annotations
@@ -51,6 +52,21 @@ def detector_ms(threads: int) -> dict[str, Any]:
     return results
 
 
+def motion_ms(width: int, height: int, people: int = 5) -> float:
+    """Detect's pixel motion (flow, the scene and `people` boxes) per frame, ms."""
+    from services.detect.motion import MotionMemory
+
+    frames = _frames(width, height)
+    boxes = np.array([[i * width / people, height / 4, (i + 0.8) * width / people, height]
+                      for i in range(people)])
+    memory = MotionMemory()
+    memory.measure("bench", 0.0, frames[0], boxes)
+    started = time.perf_counter()
+    for index, frame in enumerate(frames[1:], start=1):
+        memory.measure("bench", index / 10, frame, boxes)
+    return (time.perf_counter() - started) * 1000 / (len(frames) - 1)
+
+
 async def _service_fps(cameras: int, frames_per_camera: int) -> float:
     from services.detect.config import DetectConfig
     from services.detect.service import DetectService
@@ -66,8 +82,8 @@ async def _service_fps(cameras: int, frames_per_camera: int) -> float:
     task = asyncio.create_task(service.run(stop))
     for index in range(frames_per_camera):
         for camera in range(cameras):
-            frame = Frame(ref=FrameRef(camera_id=f"cam-{camera}", frame_index=index),
-                          jpeg=jpegs[index % len(jpegs)])
+            ref = FrameRef(camera_id=f"cam-{camera}", frame_index=index, position_s=index / 10)
+            frame = Frame(ref=ref, jpeg=jpegs[index % len(jpegs)])
             await bus.publish("frames", f"cam-{camera}", frame.SerializeToString())
     total = cameras * frames_per_camera
     started = time.perf_counter()
@@ -92,6 +108,13 @@ def run() -> dict[str, Any]:
             check=True, capture_output=True, text=True,
         ).stdout.strip().splitlines()[-1]
         results["detector_ms_per_frame"][f"threads_{threads}"] = json.loads(out)
+    default = results["detector_ms_per_frame"]["threads_2"]
+    results["motion_ms_per_frame"] = {}
+    for width, height in SIZES:
+        ms = motion_ms(width, height)
+        results["motion_ms_per_frame"][f"{width}x{height}"] = round(ms, 2)
+        results["motion_ms_per_frame"][f"ratio_to_detector_{width}x{height}"] = round(
+            ms / default[f"centernet_movenet.{width}x{height}"], 3)
     results["tracker_update_ms"] = {f"people_{n}": round(bench_update(n), 2) for n in (5, 20, 50)}
     # The `track-state` snapshot of one camera (full galleries): its traffic is bytes per
     # VIGIL_TRACK__SNAPSHOT_EVERY frames.

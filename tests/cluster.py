@@ -54,7 +54,7 @@ def service_env(kafka: str, mongo: str, s3: str, redis: str) -> dict[str, str]:
         VIGIL_MEDIA__SECRET_KEY=s3_url.password or "",
         VIGIL_MEDIA__BUCKET=f"cluster{int(time.time())}",
         VIGIL_REDIS__URL=redis, VIGIL_GATEWAY__JWT_SECRET=JWT_SECRET,
-    )  # the analysis rate stays the classifier's own (10 fps): at 5 it misses fi010's fight
+    )  # the analysis rate stays the classifier's own (10 fps), as the model was trained
     return env
 
 

@@ -86,16 +86,18 @@ def bench_detect_alone(video: Path, analysis_fps: float) -> float:
     from services.ingest.frames import sampled_frames
     from services.ingest.sources import SourceSpec, open_capture, video_info
     from vigil.bus import MemoryBus
+    from vigil.v1.frames_pb2 import FrameRef
 
     service = DetectService(MemoryBus(), DetectConfig())
     capture = open_capture(SourceSpec("file", str(video)))
     images = [f.image for f in sampled_frames(capture, analysis_fps, video_info(capture).fps,
                                               live=False)]
     capture.release()
-    service._infer(images[:2])  # warm up
+    refs = [FrameRef(camera_id="bench", position_s=i / analysis_fps) for i in range(len(images))]
+    service._infer(refs[:2], images[:2])  # warm up
     started = time.perf_counter()
-    for image in images:
-        service._infer([image])
+    for ref, image in zip(refs, images, strict=True):
+        service._infer([ref], [image])
     return len(images) / (time.perf_counter() - started)
 
 

@@ -8,7 +8,8 @@ names the source video of each clip, so that splits never put one source on both
 The cache keeps, per clip, what the expensive part of the pipeline produced: the serialized
 `Tracks` messages of ingest -> detect -> track (plus the clip's metadata). Its folder is named by
 the pipeline's version: a hash of the detect backend and settings, the model files' SHA-256 sums,
-the tracker settings and the analysis rate; a change to any of them starts a new folder. Features
+the tracker settings, the analysis rate and the pixel motion's version (`MOTION_VERSION`); a
+change to any of them starts a new folder. Features
 are computed from the cached tracks (seconds for the whole set), so a change to the features
 (`FEATURE_VERSION`) needs no new detection; the models and reports record `FEATURE_VERSION`.
 """
@@ -30,6 +31,7 @@ import numpy as np
 from services.classify.features import FrameTracks
 from services.classify.messages import frame_tracks
 from services.detect.config import DetectConfig
+from services.detect.motion import MOTION_VERSION
 from services.ingest.config import IngestConfig
 from services.track.config import TrackConfig
 from vigil.v1.tracks_pb2 import Tracks
@@ -197,6 +199,7 @@ def pipeline_version(
         "cache_format": CACHE_FORMAT,
         "detect": detect.model_dump(mode="json", exclude=set(DETECT_SETTINGS_NOT_IN_TRACKS)),
         "models": _model_hashes(detect.model_dir),
+        "motion": MOTION_VERSION,
         "track": track.model_dump(mode="json", exclude=set(TRACK_SETTINGS_NOT_IN_TRACKS)),
         "analysis_fps": ingest.analysis_fps,
         "max_width": ingest.max_width,

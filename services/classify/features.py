@@ -42,10 +42,20 @@ steps times `rate_hz` (0 when the previous step is absent); keypoints with confi
 | 109     | others_speed_max    | highest kp_speed_mean of the other people at this step           |
 | 110     | people              | people present at this step, self included, / 4, max 1           |
 | 111     | nb_speed            | the nearest other person's kp_speed_mean (0 if alone)            |
+| 112     | flow_speed          | mean optical-flow speed inside the box / h, per second           |
+| 113     | flow_speed_p90      | its 90th percentile / h, per second                              |
+| 114     | flow_entropy        | spread of the flow's directions in the box, 0..1                 |
+| 115     | flow_present        | 1 where detect measured the box's motion                         |
+| 116     | scene_flow_speed    | mean flow speed over the whole frame / frame height, per second  |
+| 117     | scene_flow_p90      | its 90th percentile / frame height, per second                   |
+| 118     | scene_flow_entropy  | spread of the whole frame's flow directions, 0..1                |
 
 Columns 104-111 (version 2) were added after an ablation: raw keypoint coordinates (1-34) are
 noisy on CCTV poses and hurt the grouped CV, while motion irregularity, posture and the
 activity of the people around carry what the coordinates do not (docs/model-card.md).
+Columns 112-118 (version 3) are the pixel motion detect measures (services/detect/motion.py),
+with the camera's own motion removed: per-clip statistics of it alone scored as well as the pose
+model, and the two together better than either.
 
 All velocities and rates are clipped to +/- `VELOCITY_CAP` (accelerations to `ACCEL_CAP`) so
 one bad detection cannot produce values far outside the training range.
@@ -60,9 +70,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 NUM_KEYPOINTS = 17
-FEATURE_DIM = 112
+FEATURE_DIM = 119
 DISTANCE_CAP = 5.0
 VELOCITY_CAP = 20.0
 ACCEL_CAP = 100.0
@@ -107,6 +117,14 @@ COL_POSE_SPREAD = 108
 COL_OTHERS_SPEED_MAX = 109
 COL_PEOPLE = 110
 COL_NB_SPEED = 111
+COL_FLOW_SPEED = 112
+COL_FLOW_SPEED_P90 = 113
+COL_FLOW_ENTROPY = 114
+COL_FLOW_PRESENT = 115
+COL_SCENE_FLOW_SPEED = 116
+COL_SCENE_FLOW_P90 = 117
+COL_SCENE_FLOW_ENTROPY = 118
+NUM_MOTION = 3  # mean speed, 90th-percentile speed, direction entropy
 
 # A time within this of a grid point counts as on it (float noise in source timestamps).
 _TIME_EPS = 1e-6
@@ -117,32 +135,53 @@ class TrackedPerson:
     """One tracked person in one frame, in pixels of that frame.
 
     box: (x1, y1, x2, y2). keypoints: (17, 3) rows of (x, y, confidence), COCO order.
+    motion: (mean speed, 90th-percentile speed in source pixels per second, direction entropy)
+    inside the box, or None where detect did not measure it.
     """
 
     track_id: int
     box: np.ndarray
     keypoints: np.ndarray
+    motion: np.ndarray | None = None
 
     @functools.cached_property
     def row(self) -> np.ndarray | None:
-        """Box then flattened keypoints (4 + 51,) as float64, or None when a shape is wrong or
-        a value is not finite. Cached: a live window re-reads each frame many times."""
+        """Box, flattened keypoints, motion and 1 if measured (4 + 51 + 3 + 1,) as float64, or
+        None when a shape is wrong or a box or keypoint value is not finite (a bad motion
+        counts as unmeasured). Cached: a live window re-reads each frame many times."""
         box = np.asarray(self.box, dtype=np.float64)
         kps = np.asarray(self.keypoints, dtype=np.float64)
         if box.shape != (4,) or kps.shape != (NUM_KEYPOINTS, 3):
             return None
         row = np.concatenate([box, kps.reshape(-1)])
-        return row if np.isfinite(row).all() else None
+        if not np.isfinite(row).all():
+            return None
+        return np.concatenate([row, motion_values(self.motion)])
+
+
+def motion_values(motion: np.ndarray | None) -> np.ndarray:
+    """(NUM_MOTION + 1,): the motion then 1, or zeros where it is missing or not finite."""
+    values = np.zeros(NUM_MOTION + 1)
+    if motion is not None:
+        measured = np.asarray(motion, dtype=np.float64)
+        if measured.shape == (NUM_MOTION,) and np.isfinite(measured).all():
+            values[:NUM_MOTION], values[NUM_MOTION] = measured, 1.0
+    return values
 
 
 @dataclass(frozen=True)
 class FrameTracks:
-    """The tracked people of one camera frame; `time_s` is the frame's position in seconds."""
+    """The tracked people of one camera frame; `time_s` is the frame's position in seconds.
+
+    scene_motion: the whole frame's (mean speed, 90th-percentile speed in source pixels per
+    second, direction entropy), or None where detect did not measure it.
+    """
 
     time_s: float
     width: int
     height: int
     people: Sequence[TrackedPerson] = field(default_factory=tuple)
+    scene_motion: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +202,10 @@ class ResampledTracks:
     boxes: np.ndarray  # (N, T, 4)
     keypoints: np.ndarray  # (N, T, 17, 3)
     present: np.ndarray  # (N, T) bool
+    # Interpolated with a weight (1 measured, 0 not, a fraction between the two): where the
+    # weight is positive, `values / weight` is the measured motion (the nearer one's, mostly).
+    motion: np.ndarray  # (N, T, NUM_MOTION + 1): the values then the weight
+    scene_motion: np.ndarray  # (T, NUM_MOTION + 1): the same for the scene, speeds / frame height
 
 
 def analysis_grid(t_first: float, t_last: float, rate_hz: float) -> np.ndarray:
@@ -186,7 +229,7 @@ def _person_row(person: TrackedPerson, params: FeatureParams) -> np.ndarray | No
 def _track_samples(
     frames: Sequence[FrameTracks], params: FeatureParams
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per track: sample times (S,) and values (S, 4 + 51) = box then flattened keypoints.
+    """Per track: sample times (S,) and values (S, 4 + 51 + 4): `TrackedPerson.row`.
 
     Frames are taken in time order; for a repeated time or a repeated track id within a frame
     the first occurrence wins. Invalid people (bad shapes, non-finite, tiny boxes) are skipped.
@@ -256,13 +299,32 @@ def resample_tracks(
     boxes = np.zeros((n_tracks, n_steps, 4))
     keypoints = np.zeros((n_tracks, n_steps, NUM_KEYPOINTS, 3))
     present = np.zeros((n_tracks, n_steps), dtype=bool)
+    motion = np.zeros((n_tracks, n_steps, NUM_MOTION + 1))
     for i, tid in enumerate(track_ids):
         sample_times, values = samples[tid]
         interpolated, valid = _interpolate(sample_times, values, grid, params.max_gap_s)
         boxes[i] = interpolated[:, :4]
-        keypoints[i] = interpolated[:, 4:].reshape(n_steps, NUM_KEYPOINTS, 3)
+        keypoints[i] = interpolated[:, 4 : 4 + 3 * NUM_KEYPOINTS].reshape(n_steps, NUM_KEYPOINTS, 3)
+        motion[i] = interpolated[:, 4 + 3 * NUM_KEYPOINTS :]
         present[i] = valid
-    return ResampledTracks(grid, track_ids, boxes, keypoints, present)
+    scene = _scene_motion(frames, grid, params.max_gap_s)
+    return ResampledTracks(grid, track_ids, boxes, keypoints, present, motion, scene)
+
+
+def _scene_motion(frames: Sequence[FrameTracks], grid: np.ndarray, max_gap_s: float) -> np.ndarray:
+    """The frames' scene motion on the grid (T, NUM_MOTION + 1), speeds / frame height."""
+    times: list[float] = []
+    values: list[np.ndarray] = []
+    for frame in sorted(frames, key=lambda f: f.time_s):
+        if times and frame.time_s <= times[-1] + _TIME_EPS:
+            continue
+        row = motion_values(frame.scene_motion)
+        row[:2] /= max(frame.height, 1)
+        times.append(frame.time_s)
+        values.append(row)
+    if not times:
+        return np.zeros((len(grid), NUM_MOTION + 1))
+    return _interpolate(np.asarray(times), np.stack(values), grid, max_gap_s)[0]
 
 
 def _rate(values: np.ndarray, valid: np.ndarray, rate_hz: float) -> np.ndarray:
@@ -418,8 +480,30 @@ def features_from_resampled(
     nb_activity = activity[np.maximum(nearest, 0), steps]
     feats[:, :, COL_NB_SPEED] = np.where((nearest >= 0) & np.isfinite(nb_activity),
                                          nb_activity, 0.0)
+    _motion_features(feats, tracks, height)
     feats[~present] = 0.0
     return feats.astype(np.float32)
+
+
+def _unweighted(weighted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolated (..., NUM_MOTION + 1) values and weight -> the motion (0 where unmeasured)
+    and where it was measured."""
+    weight = weighted[..., NUM_MOTION]
+    measured = weight > _TIME_EPS
+    return weighted[..., :NUM_MOTION] / np.where(measured, weight, 1.0)[..., None], measured
+
+
+def _motion_features(feats: np.ndarray, tracks: ResampledTracks, height: np.ndarray) -> None:
+    """Columns 112-118 from the interpolated motion (weights undone; 0 where unmeasured)."""
+    motion, measured = _unweighted(tracks.motion)
+    feats[:, :, COL_FLOW_SPEED] = np.clip(motion[..., 0] / height, 0.0, VELOCITY_CAP)
+    feats[:, :, COL_FLOW_SPEED_P90] = np.clip(motion[..., 1] / height, 0.0, VELOCITY_CAP)
+    feats[:, :, COL_FLOW_ENTROPY] = motion[..., 2]
+    feats[:, :, COL_FLOW_PRESENT] = measured
+    scene, _ = _unweighted(tracks.scene_motion)
+    feats[:, :, COL_SCENE_FLOW_SPEED] = np.clip(scene[:, 0], 0.0, VELOCITY_CAP)[None]
+    feats[:, :, COL_SCENE_FLOW_P90] = np.clip(scene[:, 1], 0.0, VELOCITY_CAP)[None]
+    feats[:, :, COL_SCENE_FLOW_ENTROPY] = scene[:, 2][None]
 
 
 def _mean_point(kp: np.ndarray, ok: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:

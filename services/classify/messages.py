@@ -8,7 +8,7 @@ import numpy as np
 
 from services.classify.events import EventKind, EventUpdate
 from services.classify.features import NUM_KEYPOINTS, FrameTracks, TrackedPerson
-from vigil.v1.detections_pb2 import Box
+from vigil.v1.detections_pb2 import Box, Motion
 from vigil.v1.events_pb2 import Culprit, Event
 from vigil.v1.events_pb2 import EventKind as EventKindProto
 from vigil.v1.frames_pb2 import FrameRef
@@ -34,9 +34,15 @@ def frame_tracks(message: Tracks) -> FrameTracks:
         keypoints = np.zeros((NUM_KEYPOINTS, 3))
         if len(person.keypoints) == NUM_KEYPOINTS:
             keypoints = np.array([[k.x, k.y, k.score] for k in person.keypoints])
-        people.append(TrackedPerson(int(person.track_id), box, keypoints))
+        people.append(TrackedPerson(int(person.track_id), box, keypoints,
+                                    _motion(person.motion) if person.HasField("motion") else None))
     frame = message.frame
-    return FrameTracks(frame.position_s, int(frame.width), int(frame.height), tuple(people))
+    scene = _motion(message.scene_motion) if message.HasField("scene_motion") else None
+    return FrameTracks(frame.position_s, int(frame.width), int(frame.height), tuple(people), scene)
+
+
+def _motion(motion: Motion) -> np.ndarray:
+    return np.array([motion.mean_speed, motion.p90_speed, motion.direction_entropy])
 
 
 def verdicts_message(

@@ -2,6 +2,7 @@
 
 Frames waiting on several cameras are taken together (up to `batch_size`) and run through the
 model as one batch; inference runs in a worker thread so the event loop keeps serving the bus.
+Each person also gets their pixel motion against the camera's previous frame (`motion.py`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from services.detect.config import DetectConfig
 from services.detect.embedder import AppearanceEmbedder
 from services.detect.messages import decode_frame, detections_message
 from services.detect.metrics import FRAMES_SKIPPED, INFERENCE_SECONDS, PEOPLE_DETECTED
+from services.detect.motion import FrameMotion, MotionMemory
 from vigil import topics
 from vigil.bus import Bus
 from vigil.runtime.metrics import FRAMES_PROCESSED
 from vigil.runtime.worker import ConsumeLoop, Delivery
-from vigil.v1.frames_pb2 import Frame, SourceKind
+from vigil.v1.frames_pb2 import Frame, FrameRef, SourceKind
 
 
 class DetectService:
@@ -39,6 +41,7 @@ class DetectService:
         self.detector = detector or create_detector(config)
         self.embedder = embedder or AppearanceEmbedder(cache_dir=config.model_dir)
         self.model = config.backend
+        self.motion = MotionMemory()
         self.max_live_lag_s = config.max_live_lag_s
         self.loop: ConsumeLoop[Frame] = ConsumeLoop(
             bus, service=self.name, topic=topics.FRAMES, group="detect", handle=self._handle,
@@ -59,13 +62,13 @@ class DetectService:
         # and dead-letters only that frame.
         images = await asyncio.to_thread(lambda: [decode_frame(d.message) for d in batch])
         started = time.perf_counter()
-        results = await asyncio.to_thread(self._infer, images)
+        refs = [d.message.ref for d in batch]
+        results = await asyncio.to_thread(self._infer, refs, images)
         elapsed = time.perf_counter() - started
         INFERENCE_SECONDS.labels(self.model).observe(elapsed)
         per_frame_ms = elapsed * 1000 / len(batch)
-        for delivery, (people, embeddings) in zip(batch, results, strict=True):
-            ref = delivery.message.ref
-            message = detections_message(ref, people, embeddings, self.model, per_frame_ms)
+        for ref, (people, embeddings, motion) in zip(refs, results, strict=True):
+            message = detections_message(ref, people, embeddings, motion, self.model, per_frame_ms)
             await self.loop.publisher.publish(topics.DETECTIONS, ref.camera_id, message)
             FRAMES_PROCESSED.labels(self.name, ref.camera_id).inc()
             PEOPLE_DETECTED.labels(ref.camera_id).inc(len(people))
@@ -83,9 +86,16 @@ class DetectService:
                 fresh.append(delivery)
         return fresh
 
-    def _infer(self, images: list[np.ndarray]) -> list[tuple[list[Person], Any]]:
+    def _infer(
+        self, refs: list[FrameRef], images: list[np.ndarray]
+    ) -> list[tuple[list[Person], Any, FrameMotion]]:
         detected = self.detector.detect(images)
-        return [
-            (people, self.embedder.embed(image, np.array([p.box for p in people]).reshape(-1, 4)))
-            for image, people in zip(images, detected, strict=True)
-        ]
+        out = []
+        # In batch order: a camera's frames are in order within the batch, as motion needs.
+        for ref, image, people in zip(refs, images, detected, strict=True):
+            boxes = np.array([p.box for p in people]).reshape(-1, 4)
+            motion = self.motion.measure(
+                ref.camera_id, ref.position_s, image, boxes, last=ref.end_of_stream
+            )
+            out.append((people, self.embedder.embed(image, boxes), motion))
+        return out

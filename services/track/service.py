@@ -48,6 +48,8 @@ def detection_arrays(message: Detections) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def tracks_message(message: Detections, outputs: list[TrackOutput]) -> Tracks:
     tracks = Tracks(frame=message.frame)
+    if message.HasField("scene_motion"):
+        tracks.scene_motion.CopyFrom(message.scene_motion)
     for output in outputs:
         x1, y1, x2, y2 = (float(v) for v in output.box)
         person = TrackedPerson(track_id=output.track_id, box=Box(x1=x1, y1=y1, x2=x2, y2=y2))
@@ -55,6 +57,8 @@ def tracks_message(message: Detections, outputs: list[TrackOutput]) -> Tracks:
             detection = message.people[output.detection_index]
             person.score = detection.score
             person.keypoints.extend(detection.keypoints)
+            if detection.HasField("motion"):
+                person.motion.CopyFrom(detection.motion)
         tracks.people.append(person)
     return tracks
 

@@ -145,3 +145,9 @@ def test_the_pipeline_version_follows_what_changes_tracks(
     # Nor do the track service's snapshot settings.
     resumable = {name: 3 for name in TRACK_SETTINGS_NOT_IN_TRACKS}
     assert pipeline_version(DetectConfig(), TrackConfig(**resumable), IngestConfig()) == base
+
+
+def test_the_pipeline_version_follows_the_motion_measure(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = pipeline_version(DetectConfig(), TrackConfig(), IngestConfig())
+    monkeypatch.setattr("services.classify.dataset.MOTION_VERSION", -1)
+    assert pipeline_version(DetectConfig(), TrackConfig(), IngestConfig()) != base

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -24,7 +25,9 @@ def _person(track_id: int, cx: float, cy: float, h: float, phase: float) -> Trac
     kps[:, :2] = offsets + np.array([cx, cy])
     kps[:, 2] = 0.9
     box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
-    return TrackedPerson(track_id, box, kps)
+    # Pixel motion as detect measures it: speeds in source pixels per second scale with h.
+    motion = np.array([1.5 * h, 2.5 * h, 0.6 + 0.1 * math.sin(phase)])
+    return TrackedPerson(track_id, box, kps, motion)
 
 
 def _scene(fps: float, scale: float, duration: float = 3.0, second: bool = True) -> list:
@@ -37,7 +40,9 @@ def _scene(fps: float, scale: float, duration: float = 3.0, second: bool = True)
             people.append(
                 _person(2, scale * (500 - 60 * t), scale * 210, scale * (110 + 10 * t), 3.0 * t)
             )
-        frames.append(FrameTracks(t, int(BASE_WIDTH * scale), int(BASE_HEIGHT * scale), people))
+        height = BASE_HEIGHT * scale
+        scene = np.array([0.1 * height, 0.3 * height, 0.5])
+        frames.append(FrameTracks(t, int(BASE_WIDTH * scale), int(height), people, scene))
     return frames
 
 
@@ -49,7 +54,9 @@ def test_feature_columns_cover_feature_dim() -> None:
                F.COL_NB_REACH, F.COL_CROWD, F.COL_KP_SPEED_MEAN, F.COL_WRIST_SPEED_MAX,
                F.COL_ANKLE_SPEED_MAX, F.COL_BOX_ACCEL, F.COL_WRIST_ACCEL_MAX, F.COL_TORSO_TILT,
                F.COL_ARM_REACH_MAX, F.COL_POSE_SPREAD, F.COL_OTHERS_SPEED_MAX, F.COL_PEOPLE,
-               F.COL_NB_SPEED]
+               F.COL_NB_SPEED, F.COL_FLOW_SPEED, F.COL_FLOW_SPEED_P90, F.COL_FLOW_ENTROPY,
+               F.COL_FLOW_PRESENT, F.COL_SCENE_FLOW_SPEED, F.COL_SCENE_FLOW_P90,
+               F.COL_SCENE_FLOW_ENTROPY]
     covered = sorted([c for s in slices for c in range(s.start, s.stop)] + singles)
     assert covered == list(range(F.FEATURE_DIM))
 
@@ -94,6 +101,32 @@ def test_scene_motion_is_visible_in_features() -> None:
     np.testing.assert_allclose(one[:, F.COL_NB_CLOSING_SPEED], 100 / 120, atol=0.05)
 
 
+def test_pixel_motion_is_in_heights_per_second_and_absent_where_unmeasured() -> None:
+    frames = _scene(30, 2.0)
+    unmeasured = 30  # the frame at t = 1.0 s, a grid step: no motion for anyone, nor the scene
+    frames[unmeasured] = replace(
+        frames[unmeasured], scene_motion=None,
+        people=[TrackedPerson(p.track_id, p.box, p.keypoints) for p in frames[unmeasured].people],
+    )
+    # A motion that is not finite counts as unmeasured, not as a number.
+    broken = frames[31].people[0]
+    frames[31].people[0] = TrackedPerson(1, broken.box, broken.keypoints, np.full(3, np.nan))
+    times, feats = F.track_features(frames, rate_hz=10.0)
+    at = np.flatnonzero(np.isclose(times, 1.0))[0]
+    measured = np.arange(len(times)) != at
+    one = feats[1]
+    np.testing.assert_allclose(one[measured, F.COL_FLOW_SPEED], 1.5, rtol=1e-5)
+    np.testing.assert_allclose(one[measured, F.COL_FLOW_SPEED_P90], 2.5, rtol=1e-5)
+    entropy = one[measured, F.COL_FLOW_ENTROPY]
+    assert np.all((entropy > 0.49) & (entropy < 0.71))
+    np.testing.assert_allclose(one[measured, F.COL_SCENE_FLOW_SPEED], 0.1, rtol=1e-5)
+    np.testing.assert_allclose(one[measured, F.COL_SCENE_FLOW_P90], 0.3, rtol=1e-5)
+    np.testing.assert_allclose(one[measured, F.COL_SCENE_FLOW_ENTROPY], 0.5, rtol=1e-5)
+    assert np.all(one[measured, F.COL_FLOW_PRESENT] == 1.0)
+    motion_cols = list(range(F.COL_FLOW_SPEED, F.COL_SCENE_FLOW_ENTROPY + 1))
+    assert np.all(one[at, motion_cols] == 0.0) and one[at, F.COL_PRESENT] == 1.0
+
+
 def test_nearest_person_distance_and_offset() -> None:
     h = 100.0
     me = _person(1, 100, 200, h, 0.0)
@@ -131,8 +164,7 @@ def test_missing_person_gap(gap: tuple[float, float], expect_absent: bool) -> No
     frames = _scene(30, 1.0)
     start, end = gap
     frames = [
-        FrameTracks(f.time_s, f.width, f.height,
-                    [p for p in f.people if not (p.track_id == 2 and start < f.time_s < end)])
+        replace(f, people=[p for p in f.people if not (p.track_id == 2 and start < f.time_s < end)])
         for f in frames
     ]
     times, feats = F.track_features(frames, rate_hz=10.0)
@@ -233,7 +265,7 @@ def test_frame_order_and_duplicate_ids_do_not_matter() -> None:
     shuffled = [frames[i] for i in np.random.default_rng(0).permutation(len(frames))]
     # A second detection reusing track 1's id in a frame is ignored: the first one wins.
     ghost = _person(1, 600, 300, 50, 0.0)
-    doubled = [FrameTracks(f.time_s, f.width, f.height, [*f.people, ghost]) for f in shuffled]
+    doubled = [replace(f, people=[*f.people, ghost]) for f in shuffled]
     _, result = F.track_features(doubled, rate_hz=10.0)
     for tid in in_order:
         np.testing.assert_array_equal(result[tid], in_order[tid])

@@ -7,7 +7,7 @@ import pytest
 
 from services.classify.events import Culprit, EventKind, EventUpdate
 from services.classify.messages import event_message, frame_tracks, verdicts_message
-from vigil.v1.detections_pb2 import Box, Keypoint
+from vigil.v1.detections_pb2 import Box, Keypoint, Motion
 from vigil.v1.events_pb2 import EventKind as EventKindProto
 from vigil.v1.frames_pb2 import FrameRef, SourceKind
 from vigil.v1.tracks_pb2 import TrackedPerson, Tracks
@@ -17,9 +17,11 @@ def tracks() -> Tracks:
     ref = FrameRef(camera_id="cam", frame_index=7, position_s=0.7, width=640, height=360,
                    source_kind=SourceKind.SOURCE_KIND_LIVE)
     with_pose = TrackedPerson(track_id=3, box=Box(x1=1, y1=2, x2=3, y2=4),
-                              keypoints=[Keypoint(x=i, y=i + 1, score=0.5) for i in range(17)])
+                              keypoints=[Keypoint(x=i, y=i + 1, score=0.5) for i in range(17)],
+                              motion=Motion(mean_speed=12, p90_speed=30, direction_entropy=0.25))
     coasting = TrackedPerson(track_id=9, box=Box(x1=5, y1=6, x2=7, y2=8))
-    return Tracks(frame=ref, people=[with_pose, coasting])
+    return Tracks(frame=ref, people=[with_pose, coasting],
+                  scene_motion=Motion(mean_speed=2, p90_speed=5, direction_entropy=0.5))
 
 
 def test_frame_tracks() -> None:
@@ -31,6 +33,12 @@ def test_frame_tracks() -> None:
     np.testing.assert_allclose(first.keypoints[:, 0], np.arange(17))
     np.testing.assert_allclose(first.keypoints[:, 2], 0.5)
     assert second.track_id == 9 and not second.keypoints.any()  # no pose: not confident
+    np.testing.assert_allclose(first.motion, [12, 30, 0.25])
+    assert second.motion is None  # coasting: not measured, which is not "still"
+    np.testing.assert_allclose(frame.scene_motion, [2, 5, 0.5])
+    message = tracks()
+    message.ClearField("scene_motion")
+    assert frame_tracks(message).scene_motion is None
 
 
 def test_verdicts_cover_every_person_and_threshold_the_score() -> None:

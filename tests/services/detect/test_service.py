@@ -88,3 +88,24 @@ async def test_stale_live_frames_are_shed_uploads_never(detect, street_frame: np
         await bus.publish("frames", "cam", Frame(ref=ref, jpeg=jpeg).SerializeToString())
     detections = [Detections.FromString(v) for v in await collect(bus, "detections", 2)]
     assert [d.frame.frame_index for d in detections] == [1, 2], "the minute-old live frame is shed"
+
+
+async def test_motion_against_the_previous_frame(detect, street_frame: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+    _, bus = detect
+    before = cv2.imencode(".jpg", street_frame)[1].tobytes()
+    after = cv2.imencode(".jpg", np.roll(street_frame, 4, axis=0))[1].tobytes()  # camera tilts
+    for index, (position, jpeg) in enumerate([(0.0, before), (0.1, after), (5.0, before)]):
+        ref = FrameRef(camera_id="cam", frame_index=index, position_s=position)
+        await bus.publish("frames", "cam", Frame(ref=ref, jpeg=jpeg).SerializeToString())
+    first, second, after_gap = [
+        Detections.FromString(v) for v in await collect(bus, "detections", 3)
+    ]
+    # The source's first frame, and one after a 4.9 s gap, have nothing to compare with.
+    for alone in (first, after_gap):
+        assert not alone.HasField("scene_motion")
+        assert not any(p.HasField("motion") for p in alone.people)
+    assert second.HasField("scene_motion") and len(second.people) >= 5
+    assert all(p.HasField("motion") for p in second.people)
+    # The whole frame moved: the camera's own motion is removed, people stand still.
+    assert second.scene_motion.mean_speed < 20
+    assert np.median([p.motion.mean_speed for p in second.people]) < 20

@@ -10,19 +10,21 @@ from services.track.config import TrackConfig
 from services.track.service import TrackService, detection_arrays
 from vigil import topics
 from vigil.bus import MemoryBus
-from vigil.v1.detections_pb2 import Box, Detections, Keypoint, Person
+from vigil.v1.detections_pb2 import Box, Detections, Keypoint, Motion, Person
 from vigil.v1.frames_pb2 import FrameRef
 from vigil.v1.tracks_pb2 import Tracks
 
 
 def detections(camera: str, index: int, xs: list[float], last: bool = False) -> Detections:
-    message = Detections(frame=FrameRef(camera_id=camera, frame_index=index, end_of_stream=last))
+    message = Detections(frame=FrameRef(camera_id=camera, frame_index=index, end_of_stream=last),
+                         scene_motion=Motion(mean_speed=index))
     for n, x in enumerate(xs):
         embedding = np.zeros(8, np.float32)
         embedding[n] = 1
         message.people.append(Person(
             box=Box(x1=x, y1=100, x2=x + 50, y2=250), score=0.9,
             keypoints=[Keypoint(x=x + 25, y=120, score=0.8)] * 17, embedding=embedding.tolist(),
+            motion=Motion(mean_speed=10 * n + index) if n == 0 else None,
         ))
     return message
 
@@ -60,6 +62,11 @@ async def test_ids_are_stable_per_camera_and_freed_at_end_of_stream() -> None:
         ids = {tuple(sorted(p.track_id for p in t.people)) for t in confirmed}
         assert ids == {(1, 2)}, "each camera counts its own ids, stable over frames"
         assert all(len(p.keypoints) == 17 for t in confirmed for p in t.people)
+        # Pixel motion travels with the matched detection; the scene's with the frame.
+        for t in confirmed:
+            moving = [p for p in t.people if p.HasField("motion")]
+            assert [p.motion.mean_speed for p in moving] == [t.frame.frame_index]
+            assert t.scene_motion.mean_speed == t.frame.frame_index
     assert set(service.cameras) == {"a"}, "camera b's upload ended: its state is freed"
 
 

@@ -34,7 +34,7 @@ def vigil(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterator[
     work = tmp_path_factory.mktemp("vigil-run")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    # The analysis rate stays the classifier's own (10 fps): at 5 it misses fi010's fight.
+    # The analysis rate stays the classifier's own (10 fps), as the model was trained.
     env.update(VIGIL_DATA_DIR=str(data_dir),
                VIGIL_REPOSITORY__PRE_ROLL_S="1", VIGIL_REPOSITORY__POST_ROLL_S="1")
     clip = data_dir / "surveillance-fight/fight/fi010.mp4"
