@@ -128,6 +128,8 @@ NUM_MOTION = 3  # mean speed, 90th-percentile speed, direction entropy
 
 # A time within this of a grid point counts as on it (float noise in source timestamps).
 _TIME_EPS = 1e-6
+# An interpolated motion weight above this counts as measured (below it: float noise).
+_MIN_MOTION_WEIGHT = 1e-6
 
 
 @dataclass(frozen=True)
@@ -489,7 +491,7 @@ def _unweighted(weighted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Interpolated (..., NUM_MOTION + 1) values and weight -> the motion (0 where unmeasured)
     and where it was measured."""
     weight = weighted[..., NUM_MOTION]
-    measured = weight > _TIME_EPS
+    measured = weight > _MIN_MOTION_WEIGHT
     return weighted[..., :NUM_MOTION] / np.where(measured, weight, 1.0)[..., None], measured
 
 
