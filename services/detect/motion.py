@@ -68,10 +68,11 @@ def dense_flow(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     return flow - np.median(flow.reshape(-1, 2), axis=0)
 
 
-def direction_entropy(flow: np.ndarray) -> float:
-    """Magnitude-weighted entropy of the flow's directions, / log(bins): 0 one way, 1 every way."""
+def direction_entropy(flow: np.ndarray, magnitude: np.ndarray | None = None) -> float:
+    """Magnitude-weighted entropy of the flow's directions, / log(bins): 0 one way, 1 every way.
+    `magnitude`, the flow's norm, when the caller has it already."""
     vectors = flow.reshape(-1, 2)
-    magnitude = np.linalg.norm(vectors, axis=1)
+    magnitude = np.linalg.norm(vectors, axis=1) if magnitude is None else magnitude.reshape(-1)
     total = magnitude.sum()
     if total <= 1e-9:
         return 0.0
@@ -84,8 +85,10 @@ def direction_entropy(flow: np.ndarray) -> float:
 def flow_stats(flow: np.ndarray, to_source_per_s: float) -> FlowStats:
     """Statistics of a flow region; `to_source_per_s` turns flow pixels per frame into source
     pixels per second."""
-    speed = np.linalg.norm(flow, axis=-1) * to_source_per_s
-    return FlowStats(float(speed.mean()), float(np.percentile(speed, 90)), direction_entropy(flow))
+    magnitude = np.linalg.norm(flow, axis=-1)
+    speed = magnitude * to_source_per_s
+    return FlowStats(float(speed.mean()), float(np.percentile(speed, 90)),
+                     direction_entropy(flow, magnitude))
 
 
 def frame_motion(
